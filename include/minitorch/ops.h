@@ -1,0 +1,120 @@
+/* minitorch-c: tensor operations (MiniTorch's operation set, float32).
+ *
+ * Every operation returns a new tensor (a new reference) or NULL on failure, and records autodiff
+ * history when an input requires grad (see autodiff.h). Binary operations broadcast their inputs
+ * (right-aligned, size-1 and missing dims repeat); the result has the broadcast shape. Inputs may
+ * have any strides: permuted, expanded or narrowed views work everywhere.
+ *
+ * Numerics, by operation:
+ *   mt_log      plain natural log: log(0) = -inf, log(x<0) = NaN (not MiniTorch's ln(x + 1e-6)).
+ *   mt_inv      1/x: inv(0) = +inf (IEEE).
+ *   mt_sigmoid  stable form, never overflows: sigmoid(-100) is ~3.7e-44, sigmoid(100) is 1.
+ *   mt_exp      overflows to +inf above ~88.7.
+ *   comparisons return 1.0 or 0.0; mt_is_close is |a - b| < 1e-2 (absolute, as MiniTorch).
+ *   NaN propagates through arithmetic and sums; mt_max treats NaN as the largest value.
+ */
+#ifndef MINITORCH_OPS_H
+#define MINITORCH_OPS_H
+
+#include "error.h"
+#include "export.h"
+#include "tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- elementwise, one input ---- */
+MT_API mt_tensor *mt_neg(mt_tensor *a);
+/** A contiguous copy of `a` (MiniTorch's id/copy). */
+MT_API mt_tensor *mt_copy(mt_tensor *a);
+MT_API mt_tensor *mt_sigmoid(mt_tensor *a);
+MT_API mt_tensor *mt_relu(mt_tensor *a);
+MT_API mt_tensor *mt_log(mt_tensor *a);
+MT_API mt_tensor *mt_exp(mt_tensor *a);
+MT_API mt_tensor *mt_inv(mt_tensor *a);
+
+/* ---- elementwise, two inputs (broadcasting) ---- */
+MT_API mt_tensor *mt_add(mt_tensor *a, mt_tensor *b);
+MT_API mt_tensor *mt_sub(mt_tensor *a, mt_tensor *b);
+MT_API mt_tensor *mt_mul(mt_tensor *a, mt_tensor *b);
+MT_API mt_tensor *mt_div(mt_tensor *a, mt_tensor *b);
+/** 1.0 where a < b, else 0.0. */
+MT_API mt_tensor *mt_lt(mt_tensor *a, mt_tensor *b);
+/** 1.0 where a > b, else 0.0. */
+MT_API mt_tensor *mt_gt(mt_tensor *a, mt_tensor *b);
+/** 1.0 where a == b, else 0.0. */
+MT_API mt_tensor *mt_eq(mt_tensor *a, mt_tensor *b);
+/** 1.0 where |a - b| < 1e-2, else 0.0. */
+MT_API mt_tensor *mt_is_close(mt_tensor *a, mt_tensor *b);
+/** MiniTorch's backward helpers: d where a > 0 else 0; d / a; -d / a^2. */
+MT_API mt_tensor *mt_relu_back(mt_tensor *a, mt_tensor *d);
+MT_API mt_tensor *mt_log_back(mt_tensor *a, mt_tensor *d);
+MT_API mt_tensor *mt_inv_back(mt_tensor *a, mt_tensor *d);
+
+/* ---- tensor op scalar: the scalar acts as a shape-(1,) tensor ---- */
+MT_API mt_tensor *mt_add_scalar(mt_tensor *a, float s);
+MT_API mt_tensor *mt_sub_scalar(mt_tensor *a, float s);   /* a - s */
+MT_API mt_tensor *mt_rsub_scalar(mt_tensor *a, float s);  /* s - a */
+MT_API mt_tensor *mt_mul_scalar(mt_tensor *a, float s);
+MT_API mt_tensor *mt_div_scalar(mt_tensor *a, float s);   /* a / s */
+MT_API mt_tensor *mt_rdiv_scalar(mt_tensor *a, float s);  /* s / a */
+MT_API mt_tensor *mt_lt_scalar(mt_tensor *a, float s);
+MT_API mt_tensor *mt_gt_scalar(mt_tensor *a, float s);
+MT_API mt_tensor *mt_eq_scalar(mt_tensor *a, float s);
+
+/* ---- reductions over one dim; the dim is kept with size 1 (negative dims count from the end) ---- */
+MT_API mt_tensor *mt_sum(mt_tensor *a, int dim);
+/** Product over `dim` (MiniTorch's `all` is a product of 0/1 values). */
+MT_API mt_tensor *mt_prod(mt_tensor *a, int dim);
+/** Maximum over `dim`; its gradient goes to the first maximal element. */
+MT_API mt_tensor *mt_max(mt_tensor *a, int dim);
+MT_API mt_tensor *mt_mean(mt_tensor *a, int dim);
+/** Sum of every element, shape (1,). Deterministic for any thread count. */
+MT_API mt_tensor *mt_sum_all(mt_tensor *a);
+/** Mean of every element, shape (1,). */
+MT_API mt_tensor *mt_mean_all(mt_tensor *a);
+
+/* ---- matrix products ---- */
+
+/** (..., n, k) @ (..., k, m) -> (..., n, m). Batch dims broadcast; 2-D @ 2-D is 2-D. */
+MT_API mt_tensor *mt_matmul(mt_tensor *a, mt_tensor *b);
+/** The fused linear layer x @ w + bias, with x (..., in), w (in, out), bias (out) or NULL:
+ *  the bias is added inside the matrix product, with no separate pass over the output. */
+MT_API mt_tensor *mt_linear(mt_tensor *x, mt_tensor *w, mt_tensor *bias);
+
+/* ---- kernels into a caller's output (no autodiff history, no allocation of the result) ---- */
+
+typedef enum mt_unary_op {
+    MT_OP_NEG, MT_OP_ID, MT_OP_SIGMOID, MT_OP_RELU, MT_OP_LOG, MT_OP_EXP, MT_OP_INV,
+    MT_UNARY_OP_COUNT
+} mt_unary_op;
+
+typedef enum mt_binary_op {
+    MT_OP_ADD, MT_OP_SUB, MT_OP_MUL, MT_OP_DIV, MT_OP_LT, MT_OP_GT, MT_OP_EQ, MT_OP_IS_CLOSE,
+    MT_OP_RELU_BACK, MT_OP_LOG_BACK, MT_OP_INV_BACK,
+    MT_OP_SIGMOID_BACK, /* s * (1 - s) * d, with s = sigmoid(x) */
+    MT_BINARY_OP_COUNT
+} mt_binary_op;
+
+typedef enum mt_reduce_op {
+    MT_OP_SUM, MT_OP_PROD, MT_OP_MAX,
+    MT_REDUCE_OP_COUNT
+} mt_reduce_op;
+
+/** out = op(a); `a` broadcasts to out's shape. `out` must not have zero strides, nor overlap `a`
+ *  except by being exactly `a` (in-place). */
+MT_API mt_status mt_map_out(mt_tensor *out, mt_unary_op op, const mt_tensor *a);
+/** out = op(a, b); both broadcast to out's shape, which must be their broadcast shape or larger. */
+MT_API mt_status mt_zip_out(mt_tensor *out, mt_binary_op op, const mt_tensor *a,
+                            const mt_tensor *b);
+/** out = reduction of `a` over `dim`; out's shape is a's with shape[dim] = 1. */
+MT_API mt_status mt_reduce_out(mt_tensor *out, mt_reduce_op op, const mt_tensor *a, int dim);
+/** out = a @ b with the shape mt_matmul would give. */
+MT_API mt_status mt_matmul_out(mt_tensor *out, const mt_tensor *a, const mt_tensor *b);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,62 @@
+/* minitorch-c: backends, threads, tracing and build configuration.
+ *
+ * Backends: "naive" runs every kernel on the library's own OpenMP loops (the reference path);
+ * "blas" runs the same elementwise and reduction kernels but sends every matrix product — forward
+ * and both gradient products dC*B^T and A^T*dC — to OpenBLAS cblas_sgemm. The environment variable
+ * MINITORCH_BACKEND=naive|blas chooses at first use (default blas); an unknown value is reported
+ * once on stderr and the default is used. The backend is process-wide: mt_set_backend changes it
+ * for every thread.
+ *
+ * Threads: kernels use OMP_NUM_THREADS threads (or mt_set_num_threads). Small problems run on one
+ * thread. Called from inside the caller's own `omp parallel` region, the library runs serially
+ * rather than oversubscribe the cores.
+ *
+ * Tracing: MINITORCH_TRACE=1 writes one line per kernel call to stderr (MINITORCH_TRACE=path
+ * appends to that file): op, backend, path taken, shapes, threads, microseconds.
+ */
+#ifndef MINITORCH_RUNTIME_H
+#define MINITORCH_RUNTIME_H
+
+#include <stdbool.h>
+
+#include "error.h"
+#include "export.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum mt_backend {
+    MT_BACKEND_NAIVE = 0,
+    MT_BACKEND_BLAS = 1
+} mt_backend;
+
+/** The current backend. */
+MT_API mt_backend mt_get_backend(void);
+/** Selects the backend for all threads. */
+MT_API mt_status mt_set_backend(mt_backend backend);
+/** Selects the backend by name ("naive" or "blas"). */
+MT_API mt_status mt_set_backend_by_name(const char *name);
+/** "naive" or "blas"; NULL for a value that is not a backend. */
+MT_API const char *mt_backend_name(mt_backend backend);
+
+/** Threads the kernels may use (>= 1). */
+MT_API int mt_get_num_threads(void);
+/** Sets the threads the kernels and BLAS may use; 0 restores the default (OMP_NUM_THREADS or
+ *  the number of cores). */
+MT_API mt_status mt_set_num_threads(int threads);
+
+/** Turns per-kernel tracing on (to `path`, or stderr when `path` is NULL) or off. */
+MT_API mt_status mt_set_trace(bool enabled, const char *path);
+/** True while tracing is on. */
+MT_API bool mt_trace_enabled(void);
+
+/** A static, one-line description of the build and run-time configuration: version, backends,
+ *  BLAS library and its threading model, OpenMP version, compiler flags of note. */
+MT_API const char *mt_config_string(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

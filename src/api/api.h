@@ -1,0 +1,24 @@
+/* Internal helpers shared by the public operations. */
+#ifndef MTI_API_H
+#define MTI_API_H
+
+#include "autodiff/autodiff.h"
+#include "kernels/dispatch.h"
+#include "kernels/kernels.h"
+#include "runtime/error.h"
+#include "tensor/tensor_impl.h"
+
+/* Validates a caller's output tensor for the *_out functions: no expanded dims, shape equal to
+ * (ndim, shape), no partial overlap with the inputs, and not a tensor whose gradient is tracked. */
+mt_status mti_check_out(const char *fn, const mt_tensor *out, int ndim, const int64_t *shape,
+                        int input_count, const mt_tensor *const *inputs);
+
+/* Untracked forms of public operations, used to build composite operations (mean, sum_all...)
+ * without recording their intermediates in the caller's scope. History is recorded. */
+mt_tensor *mti_op_sum(const char *fn, mt_tensor *a, int dim);
+mt_tensor *mti_op_view(const char *fn, mt_tensor *t, int ndim, const int64_t *shape);
+mt_tensor *mti_op_contiguous(const char *fn, mt_tensor *t);
+mt_tensor *mti_op_binary(const char *fn, mt_binary_op op, mt_tensor *a, mt_tensor *b);
+mt_tensor *mti_op_scalar(const char *fn, mt_binary_op op, mt_tensor *a, float s, bool scalar_first);
+
+#endif

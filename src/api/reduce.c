@@ -1,0 +1,96 @@
+/* Public reductions. sum/prod/max keep the reduced dim with size 1; sum_all and mean_all give
+ * shape (1,) as MiniTorch does (contiguous -> view (numel,) -> sum over dim 0). */
+#include <string.h>
+
+#include "api/api.h"
+#include "minitorch/ops.h"
+
+static mt_tensor *reduction(const char *fn, mt_reduce_op op, mti_function function,
+                            bool save_output, mt_tensor *a, int dim)
+{
+    if (!a) return mti_fail_null(fn, "a"), NULL;
+    int d;
+    if (mti_check_dim(fn, a->ndim, dim, &d) != MT_OK) return NULL;
+    mti_node spec = mti_spec(function, 1, a, NULL, NULL);
+    spec.ints[0] = d;
+    return mti_record(fn, mti_reduce(fn, op, a, d), &spec, save_output);
+}
+
+mt_tensor *mti_op_sum(const char *fn, mt_tensor *a, int dim)
+{
+    return reduction(fn, MT_OP_SUM, MTI_FN_SUM, false, a, dim);
+}
+
+mt_tensor *mt_sum(mt_tensor *a, int dim) { return mti_track(mti_op_sum("mt_sum", a, dim)); }
+
+mt_tensor *mt_prod(mt_tensor *a, int dim)
+{
+    return mti_track(reduction("mt_prod", MT_OP_PROD, MTI_FN_PROD, false, a, dim));
+}
+
+mt_tensor *mt_max(mt_tensor *a, int dim)
+{
+    return mti_track(reduction("mt_max", MT_OP_MAX, MTI_FN_MAX, true, a, dim));
+}
+
+mt_tensor *mt_mean(mt_tensor *a, int dim)
+{
+    static const char fn[] = "mt_mean";
+    if (!a) return mti_fail_null(fn, "a"), NULL;
+    int d;
+    if (mti_check_dim(fn, a->ndim, dim, &d) != MT_OK) return NULL;
+    mt_tensor *sum = mti_op_sum(fn, a, d);
+    if (!sum) return NULL;
+    mt_tensor *mean = mti_op_scalar(fn, MT_OP_MUL, sum, 1.0f / (float)a->shape[d], false);
+    mti_unref(sum);
+    return mti_track(mean);
+}
+
+static mt_tensor *sum_all(const char *fn, mt_tensor *a)
+{
+    if (!a) return mti_fail_null(fn, "a"), NULL;
+    mt_tensor *c = mti_op_contiguous(fn, a);
+    if (!c) return NULL;
+    mt_tensor *flat = mti_op_view(fn, c, 1, (const int64_t[]){a->numel});
+    mti_unref(c);
+    if (!flat) return NULL;
+    mt_tensor *sum = mti_op_sum(fn, flat, 0);
+    mti_unref(flat);
+    return sum;
+}
+
+mt_tensor *mt_sum_all(mt_tensor *a) { return mti_track(sum_all("mt_sum_all", a)); }
+
+mt_tensor *mt_mean_all(mt_tensor *a)
+{
+    static const char fn[] = "mt_mean_all";
+    mt_tensor *sum = sum_all(fn, a);
+    if (!sum) return NULL;
+    /* 1/n in double, then rounded once: exact for the power-of-two counts */
+    mt_tensor *mean = mti_op_scalar(fn, MT_OP_MUL, sum, (float)(1.0 / (double)a->numel), false);
+    mti_unref(sum);
+    return mti_track(mean);
+}
+
+mt_status mt_reduce_out(mt_tensor *out, mt_reduce_op op, const mt_tensor *a, int dim)
+{
+    static const char fn[] = "mt_reduce_out";
+    if (!out) return mti_fail_null(fn, "out");
+    if (!a) return mti_fail_null(fn, "a");
+    if ((unsigned)op >= MT_REDUCE_OP_COUNT)
+        return mti_fail(MT_ERR_INVALID_ARG, fn, "%d is not an mt_reduce_op", (int)op);
+    int d;
+    mt_status status = mti_check_dim(fn, a->ndim, dim, &d);
+    if (status != MT_OK) return status;
+    int64_t shape[MT_MAX_DIMS];
+    memcpy(shape, a->shape, sizeof shape);
+    shape[d] = 1;
+    const mt_tensor *inputs[1] = {a};
+    status = mti_check_out(fn, out, a->ndim, shape, 1, inputs);
+    if (status != MT_OK) return status;
+    if (out->storage == a->storage && a->shape[d] > 1)
+        return mti_fail(MT_ERR_INVALID_ARG, fn, "out shares storage with a");
+    mti_strided o = mti_strided_of(out), in = mti_strided_of(a);
+    mti_current_kernels()->reduce(op, &o, &in, d);
+    return MT_OK;
+}

@@ -1,0 +1,253 @@
+/* The gradient formula of every differentiable function (g is the gradient of the output):
+ *   neg -g | inv -g/a^2 | add (g, g) | sub (g, -g) | mul (g b, g a) | div (g/b, -g a/b^2)
+ *   sigmoid s(1-s) g | relu g where a > 0 | log g/a | exp e^a g | sum g broadcast back
+ *   prod g * (product of the others) | max g to the first maximal element | comparisons 0
+ *   permute: inverse permute | view: view back | expand: summed back | narrow: placed in zeros
+ *   copy g | matmul (g B^T, A^T g) | linear (g W^T, x^T g, column sums of g). */
+#include <math.h>
+#include <string.h>
+
+#include "autodiff/gradients.h"
+#include "kernels/dispatch.h"
+#include "kernels/kernels.h"
+#include "runtime/error.h"
+
+static bool wants(const mt_tensor *t) { return t && t->requires_grad; }
+
+/* ---- reductions whose gradients need the values along the reduced dim ---- */
+
+/* Walks every output position of a reduction over `dim` of a contiguous tensor `a`:
+ * base is the offset of element 0 along dim, step the stride along dim. */
+#define FOR_EACH_REDUCED(a, dim, base, step, n, ...)                     \
+    do {                                                                  \
+        int64_t step = (a)->strides[dim], n = (a)->shape[dim];            \
+        int64_t outer = 1, inner = step;                                  \
+        for (int d_ = 0; d_ < (dim); d_++) outer *= (a)->shape[d_];       \
+        for (int64_t o_ = 0; o_ < outer; o_++)                            \
+            for (int64_t i_ = 0; i_ < inner; i_++) {                      \
+                int64_t base = o_ * n * inner + i_;                       \
+                __VA_ARGS__                                               \
+            }                                                             \
+    } while (0)
+
+/* d/da_i of prod_j a_j is the product of the others: prefix * suffix, exact with zeros. */
+static mt_tensor *prod_gradient(const char *fn, const mt_tensor *a_in, const mt_tensor *g_in, int dim)
+{
+    const mt_tensor *g = g_in;
+    mt_tensor *a = mti_copy(fn, a_in);
+    mt_tensor *out = a ? mti_tensor_empty(fn, a->ndim, a->shape) : NULL;
+    if (!out) {
+        mti_unref(a);
+        return NULL;
+    }
+    const float *av = a->storage->data;
+    float *ov = out->storage->data;
+    FOR_EACH_REDUCED(a, dim, base, step, n, {
+        int64_t position[MT_MAX_DIMS] = {0}; /* the output element's index, dim at 0 */
+        int64_t rest = base;
+        for (int d = a->ndim - 1; d >= 0; d--) {
+            position[d] = rest % a->shape[d];
+            rest /= a->shape[d];
+        }
+        int64_t gpos = g->offset;
+        for (int d = 0; d < g->ndim; d++) gpos += position[d] * g->strides[d];
+        float gv = g->storage->data[gpos];
+        float prefix = 1.0f;
+        for (int64_t j = 0; j < n; j++) {
+            ov[base + j * step] = prefix;
+            prefix *= av[base + j * step];
+        }
+        float suffix = 1.0f;
+        for (int64_t j = n - 1; j >= 0; j--) {
+            ov[base + j * step] *= suffix * gv;
+            suffix *= av[base + j * step];
+        }
+    });
+    mti_unref(a);
+    return out;
+}
+
+/* The gradient of max goes to the first element equal to the maximum (NaN matches NaN). */
+static mt_tensor *max_gradient(const char *fn, const mt_tensor *a_in, const mt_tensor *max_in,
+                               const mt_tensor *g_in, int dim)
+{
+    mt_tensor *a = mti_copy(fn, a_in);
+    mt_tensor *out = a ? mti_tensor_zeros(fn, a->ndim, a->shape) : NULL;
+    if (!out) {
+        mti_unref(a);
+        return NULL;
+    }
+    const float *av = a->storage->data;
+    float *ov = out->storage->data;
+    FOR_EACH_REDUCED(a, dim, base, step, n, {
+        int64_t index[MT_MAX_DIMS] = {0};
+        int64_t rest = base;
+        for (int d = a->ndim - 1; d >= 0; d--) {
+            index[d] = rest % a->shape[d];
+            rest /= a->shape[d];
+        }
+        int64_t mpos = max_in->offset, gpos = g_in->offset;
+        for (int d = 0; d < a->ndim; d++) {
+            mpos += index[d] * max_in->strides[d];
+            gpos += index[d] * g_in->strides[d];
+        }
+        float m = max_in->storage->data[mpos];
+        for (int64_t j = 0; j < n; j++) {
+            float v = av[base + j * step];
+            if (v == m || (isnan(v) && isnan(m))) {
+                ov[base + j * step] = g_in->storage->data[gpos];
+                break;
+            }
+        }
+    });
+    mti_unref(a);
+    return out;
+}
+
+/* ---- views ---- */
+
+static mt_tensor *inverse_permute(const char *fn, const mt_tensor *g, const int *order)
+{
+    int64_t shape[MT_MAX_DIMS], strides[MT_MAX_DIMS];
+    for (int i = 0; i < g->ndim; i++) {
+        shape[order[i]] = g->shape[i];
+        strides[order[i]] = g->strides[i];
+    }
+    return mti_tensor_alias(fn, g, g->ndim, shape, strides, g->offset);
+}
+
+static mt_tensor *view_back(const char *fn, const mt_tensor *g, int ndim, const int64_t *shape)
+{
+    mt_tensor *c = mti_is_contiguous_layout(g->ndim, g->shape, g->strides) ? mti_ref((mt_tensor *)g)
+                                                                           : mti_copy(fn, g);
+    if (!c) return NULL;
+    int64_t strides[MT_MAX_DIMS], stride = 1;
+    for (int i = ndim - 1; i >= 0; i--) {
+        strides[i] = stride;
+        stride *= shape[i];
+    }
+    mt_tensor *v = mti_tensor_alias(fn, c, ndim, shape, strides, c->offset);
+    mti_unref(c);
+    return v;
+}
+
+static mt_tensor *narrow_back(const char *fn, const mt_tensor *g, const mti_node *node)
+{
+    mt_tensor *out = mti_tensor_zeros(fn, node->ndim, node->shape);
+    if (!out) return NULL;
+    int dim = node->ints[0];
+    mti_strided region = mti_strided_of(out), in = mti_strided_of(g);
+    region.data += node->start * out->strides[dim];
+    region.shape[dim] = g->shape[dim];
+    mti_current_kernels()->map(MT_OP_ID, &region, &in);
+    return out;
+}
+
+/* ---- matrix products ---- */
+
+/* `t` as a kernel operand with batch dims broadcast to those of `like` (same ndim). */
+static mti_strided as_batched(const mt_tensor *t, const mt_tensor *like)
+{
+    int64_t shape[MT_MAX_DIMS];
+    int nd = like->ndim;
+    memcpy(shape, like->shape, sizeof(int64_t) * (size_t)nd);
+    shape[nd - 2] = t->shape[t->ndim - 2];
+    shape[nd - 1] = t->shape[t->ndim - 1];
+    return mti_strided_expanded(t, nd, shape);
+}
+
+/* A new gradient for `input` (shape of input) = op(x) @ op(y) summed over the batch dims where
+ * input was broadcast: the kernel accumulates those straight into it. */
+static mt_tensor *product_gradient(const char *fn, const mt_tensor *input, const mt_tensor *g,
+                                   const mti_strided *x, bool trans_x, const mti_strided *y,
+                                   bool trans_y)
+{
+    mt_tensor *grad = mti_tensor_empty(fn, input->ndim, input->shape);
+    if (!grad) return NULL;
+    mti_strided out = as_batched(grad, g);
+    if (mti_matmul_views(fn, &out, x, y, trans_x, trans_y, false) != MT_OK) {
+        mti_unref(grad);
+        return NULL;
+    }
+    return grad;
+}
+
+static mt_status matmul_gradient(const char *fn, mt_tensor *a, mt_tensor *b, const mt_tensor *g)
+{
+    mti_strided vg = mti_strided_of(g), va = as_batched(a, g), vb = as_batched(b, g);
+    mt_status status = MT_OK;
+    if (wants(a)) /* dA = dC * B^T */
+        status = mti_give_grad(fn, a, product_gradient(fn, a, g, &vg, false, &vb, true));
+    if (status == MT_OK && wants(b)) /* dB = A^T * dC */
+        status = mti_give_grad(fn, b, product_gradient(fn, b, g, &va, true, &vg, false));
+    return status;
+}
+
+/* linear: out (..., n, o) = x (..., n, i) @ w (i, o) + bias (o). */
+static mt_status linear_gradient(const char *fn, mt_tensor *x, mt_tensor *w, mt_tensor *bias,
+                                 const mt_tensor *g)
+{
+    mt_status status = MT_OK;
+    mti_strided vg = mti_strided_of(g), vx = as_batched(x, g), vw = as_batched(w, g);
+    if (wants(x))
+        status = mti_give_grad(fn, x, product_gradient(fn, x, g, &vg, false, &vw, true));
+    if (status == MT_OK && wants(w))
+        status = mti_give_grad(fn, w, product_gradient(fn, w, g, &vx, true, &vg, false));
+    if (status == MT_OK && wants(bias)) /* column sums; give_grad sums any remaining batch dims */
+        status = mti_give_grad(fn, bias, mti_reduce(fn, MT_OP_SUM, g, g->ndim - 2));
+    return status;
+}
+
+mt_status mti_apply_gradient(const char *fn, mt_tensor *t, mt_tensor *g)
+{
+    const mti_node *node = t->node;
+    mt_tensor *a = node->inputs[0], *b = node->inputs[1];
+    mt_tensor *saved = node->saved_count ? node->saved[0] : NULL;
+    mt_status status = MT_OK;
+    switch ((mti_function)node->function) {
+    case MTI_FN_NEG: return mti_give_grad(fn, a, mti_map(fn, MT_OP_NEG, g));
+    case MTI_FN_INV: return mti_give_grad(fn, a, mti_zip(fn, MT_OP_INV_BACK, a, g));
+    case MTI_FN_ADD:
+        status = mti_give_grad(fn, a, mti_ref(g));
+        return status == MT_OK ? mti_give_grad(fn, b, mti_ref(g)) : status;
+    case MTI_FN_SUB:
+        status = mti_give_grad(fn, a, mti_ref(g));
+        if (status == MT_OK && wants(b)) status = mti_give_grad(fn, b, mti_map(fn, MT_OP_NEG, g));
+        return status;
+    case MTI_FN_MUL:
+        if (wants(a)) status = mti_give_grad(fn, a, mti_zip(fn, MT_OP_MUL, g, b));
+        if (status == MT_OK && wants(b)) status = mti_give_grad(fn, b, mti_zip(fn, MT_OP_MUL, g, a));
+        return status;
+    case MTI_FN_DIV:
+        if (wants(a)) status = mti_give_grad(fn, a, mti_zip(fn, MT_OP_DIV, g, b));
+        if (status == MT_OK && wants(b)) { /* -g a / b^2 */
+            mt_tensor *ga = mti_zip(fn, MT_OP_MUL, g, a);
+            status = mti_give_grad(fn, b, ga ? mti_zip(fn, MT_OP_INV_BACK, b, ga) : NULL);
+            mti_unref(ga);
+        }
+        return status;
+    case MTI_FN_SIGMOID: return mti_give_grad(fn, a, mti_zip(fn, MT_OP_SIGMOID_BACK, saved, g));
+    case MTI_FN_RELU: return mti_give_grad(fn, a, mti_zip(fn, MT_OP_RELU_BACK, a, g));
+    case MTI_FN_LOG: return mti_give_grad(fn, a, mti_zip(fn, MT_OP_LOG_BACK, a, g));
+    case MTI_FN_EXP: return mti_give_grad(fn, a, mti_zip(fn, MT_OP_MUL, saved, g));
+    case MTI_FN_SUM: return mti_give_grad(fn, a, mti_ref(g)); /* broadcast back by give_grad */
+    case MTI_FN_PROD: return mti_give_grad(fn, a, prod_gradient(fn, a, g, node->ints[0]));
+    case MTI_FN_MAX: return mti_give_grad(fn, a, max_gradient(fn, a, saved, g, node->ints[0]));
+    case MTI_FN_CONSTANT:
+        for (int i = 0; i < node->input_count && status == MT_OK; i++)
+            if (wants(node->inputs[i]))
+                status = mti_give_grad(fn, node->inputs[i],
+                                       mti_tensor_zeros(fn, node->inputs[i]->ndim,
+                                                        node->inputs[i]->shape));
+        return status;
+    case MTI_FN_PERMUTE: return mti_give_grad(fn, a, inverse_permute(fn, g, node->ints));
+    case MTI_FN_VIEW: return mti_give_grad(fn, a, view_back(fn, g, node->ndim, node->shape));
+    case MTI_FN_EXPAND: return mti_give_grad(fn, a, mti_ref(g)); /* summed back by give_grad */
+    case MTI_FN_NARROW: return mti_give_grad(fn, a, narrow_back(fn, g, node));
+    case MTI_FN_COPY: return mti_give_grad(fn, a, mti_ref(g));
+    case MTI_FN_MATMUL: return matmul_gradient(fn, a, b, g);
+    case MTI_FN_LINEAR: return linear_gradient(fn, a, b, node->inputs[2], g);
+    case MTI_FN_COUNT: break;
+    }
+    return mti_fail(MT_ERR_AUTODIFF, fn, "unknown recorded function %d", node->function);
+}

@@ -1,0 +1,33 @@
+/* Tensor-level entry points to the kernels: check the operands, allocate the result, run the
+ * current backend. No autodiff history and no scope tracking: the public operations (src/api)
+ * and the backward formulas (src/autodiff) build on these. Each reports errors as `fn`. */
+#ifndef MTI_KERNELS_DISPATCH_H
+#define MTI_KERNELS_DISPATCH_H
+
+#include <stdbool.h>
+
+#include "minitorch/ops.h"
+#include "tensor/tensor_impl.h"
+
+mt_tensor *mti_map(const char *fn, mt_unary_op op, const mt_tensor *a);
+mt_tensor *mti_zip(const char *fn, mt_binary_op op, const mt_tensor *a, const mt_tensor *b);
+/* `dim` may be negative. */
+mt_tensor *mti_reduce(const char *fn, mt_reduce_op op, const mt_tensor *a, int dim);
+/* A contiguous copy (always a new storage). */
+mt_tensor *mti_copy(const char *fn, const mt_tensor *a);
+/* a @ b (with optional bias broadcast onto the result), MiniTorch's shape rules. */
+mt_tensor *mti_matmul(const char *fn, const mt_tensor *a, const mt_tensor *b,
+                      const mt_tensor *bias);
+
+/* out (+)= op(a) @ op(b) where out/a/b are already laid out for the kernel (see kernels.h). */
+mt_status mti_matmul_views(const char *fn, const mti_strided *out, const mti_strided *a,
+                           const mti_strided *b, bool trans_a, bool trans_b, bool accumulate);
+
+/* The matmul result shape; MT_OK or an error naming both shapes. */
+mt_status mti_matmul_shape(const char *fn, const mt_tensor *a, const mt_tensor *b, int *ndim,
+                           int64_t *shape);
+
+/* A shape-(1,) tensor holding `value` (untracked). */
+mt_tensor *mti_scalar_tensor(const char *fn, float value);
+
+#endif

@@ -1,0 +1,52 @@
+/* The backend table. Each backend fills the same struct of kernels; the operations above call
+ * whichever backend is current. Kernels work on strided views, never allocate tensors and know
+ * nothing of autodiff.
+ *
+ * map/zip: every operand already has the output's shape (inputs broadcast by zero strides).
+ * reduce:  out has in's shape with shape[dim] == 1.
+ * matmul:  out (+)= op(a) @ op(b) (+ bias), where op() swaps the last two dims when its transpose
+ *          flag is set. a, b and out have the same ndim; their batch dims (all but the last two)
+ *          have the iteration's batch shape, with zero strides where an operand is broadcast.
+ *          Where *out* has a zero stride on a batch dim of size > 1, the products over that dim
+ *          are summed into the same output matrix (a batch-broadcast gradient). `bias` (NULL or a
+ *          view with out's shape, usually zero strides) is added to every product. */
+#ifndef MTI_KERNELS_H
+#define MTI_KERNELS_H
+
+#include <stdbool.h>
+
+#include "minitorch/ops.h"
+#include "tensor/tensor_impl.h"
+
+typedef struct mti_kernels {
+    const char *name;
+    void (*map)(mt_unary_op op, const mti_strided *out, const mti_strided *in);
+    void (*zip)(mt_binary_op op, const mti_strided *out, const mti_strided *a,
+                const mti_strided *b);
+    void (*reduce)(mt_reduce_op op, const mti_strided *out, const mti_strided *in, int dim);
+    mt_status (*matmul)(const mti_strided *out, const mti_strided *a, const mti_strided *b,
+                        const mti_strided *bias, bool trans_a, bool trans_b, bool accumulate);
+} mti_kernels;
+
+/* The kernels of the current backend. */
+const mti_kernels *mti_current_kernels(void);
+
+/* The naive (reference) kernels, shared by both backends for map, zip and reduce. */
+void mti_naive_map(mt_unary_op op, const mti_strided *out, const mti_strided *in);
+void mti_naive_zip(mt_binary_op op, const mti_strided *out, const mti_strided *a,
+                   const mti_strided *b);
+void mti_naive_reduce(mt_reduce_op op, const mti_strided *out, const mti_strided *in, int dim);
+mt_status mti_naive_matmul(const mti_strided *out, const mti_strided *a, const mti_strided *b,
+                           const mti_strided *bias, bool trans_a, bool trans_b, bool accumulate);
+mt_status mti_blas_matmul(const mti_strided *out, const mti_strided *a, const mti_strided *b,
+                          const mti_strided *bias, bool trans_a, bool trans_b, bool accumulate);
+
+const char *mti_unary_op_name(mt_unary_op op);
+const char *mti_binary_op_name(mt_binary_op op);
+const char *mti_reduce_op_name(mt_reduce_op op);
+
+/* Writes "out=[..] a=[..] b=[..]"-style shape text for trace lines. */
+void mti_trace_shapes(char *buf, size_t cap, int count, const mti_strided *const *views,
+                      const char *const *names);
+
+#endif

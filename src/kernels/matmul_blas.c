@@ -1,0 +1,246 @@
+/* BLAS backend: every matrix product goes to OpenBLAS cblas_sgemm.
+ *
+ * A strided matrix maps onto sgemm without copying when one of its dims is contiguous: a view
+ * whose last dim is contiguous is NoTrans with its row stride as leading dimension; one whose
+ * second-to-last dim is contiguous (a transposed view, as in dC * B^T) is Trans. Only an operand
+ * sgemm cannot describe is copied, once, into scratch from the storage cache. An output with
+ * contiguous columns is written in place (C^T = B^T A^T when it is column-major).
+ *
+ * Batches loop over sgemm (OpenBLAS 0.3.21 has no batched call); many small products run the
+ * loop in parallel instead, each sgemm single-threaded (OpenBLAS's OpenMP build runs serially
+ * inside a parallel region). Summed batch dims (a batch-broadcast gradient) accumulate with
+ * beta = 1 into the same output. */
+#include <cblas.h>
+#include <omp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "kernels/kernels.h"
+#include "kernels/matmul_common.h"
+#include "runtime/alloc.h"
+#include "runtime/error.h"
+#include "runtime/runtime.h"
+
+/* Products of at most this many multiply-adds run batch-parallel with single-threaded sgemm
+ * (the matmul benchmark's batched cases show the crossover). */
+#define SMALL_PRODUCT (96 * 96 * 96)
+
+typedef struct operand {
+    const float *data;
+    CBLAS_TRANSPOSE trans;
+    int64_t ld;
+    bool copied;
+} operand;
+
+/* How sgemm can read a rows x cols matrix with strides (rs, cs); false if it cannot. */
+static bool describe(int64_t rows, int64_t cols, int64_t rs, int64_t cs, CBLAS_TRANSPOSE *trans,
+                     int64_t *ld)
+{
+    if ((cols == 1 || cs == 1) && (rows == 1 || rs >= (cols > 1 ? cols : 1))) {
+        *trans = CblasNoTrans;
+        *ld = rows == 1 ? (cols > 1 ? cols : 1) : rs;
+        return true;
+    }
+    if ((rows == 1 || rs == 1) && (cols == 1 || cs >= (rows > 1 ? rows : 1))) {
+        *trans = CblasTrans;
+        *ld = cols == 1 ? (rows > 1 ? rows : 1) : cs;
+        return true;
+    }
+    return false;
+}
+
+static void gather(float *dst, const float *src, int64_t rows, int64_t cols, int64_t rs,
+                   int64_t cs)
+{
+    for (int64_t i = 0; i < rows; i++)
+        for (int64_t j = 0; j < cols; j++) dst[i * cols + j] = src[i * rs + j * cs];
+}
+
+static int blas_threading; /* openblas_get_parallel(): 0 sequential, 1 pthreads, 2 OpenMP */
+static pthread_once_t check_once = PTHREAD_ONCE_INIT;
+
+static void check_threading(void)
+{
+    blas_threading = openblas_get_parallel();
+    if (blas_threading == 1)
+        fprintf(stderr,
+                "minitorch: the loaded OpenBLAS uses pthreads, not OpenMP; its threads will "
+                "compete with the library's (link the openblas-openmp build)\n");
+}
+
+int mti_blas_threading(void)
+{
+    pthread_once(&check_once, check_threading);
+    return blas_threading;
+}
+
+typedef struct product {
+    const mti_matmul_plan *p;
+    int64_t ob;
+    bool accumulate_first; /* add into the output's current contents */
+    float *scratch_a, *scratch_b, *scratch_c;
+    bool copied_a, copied_b, copied_c, swapped;
+    char trans_a, trans_b;
+} product;
+
+/* All summed products of output matrix `ob`, each one sgemm call. */
+static void run_output_matrix(product *q)
+{
+    const mti_matmul_plan *p = q->p;
+    const int nd = p->out.ndim;
+    const int64_t n = p->n, k = p->k, m = p->m;
+    for (int64_t sb = 0; sb < p->sum_batches; sb++) {
+        mti_batch_offsets o = mti_matmul_offsets(p, q->ob, sb);
+        operand A = {p->a.data + o.a, CblasNoTrans, 0, false};
+        operand B = {p->b.data + o.b, CblasNoTrans, 0, false};
+        if (!describe(n, k, p->a.strides[nd - 2], p->a.strides[nd - 1], &A.trans, &A.ld)) {
+            gather(q->scratch_a, A.data, n, k, p->a.strides[nd - 2], p->a.strides[nd - 1]);
+            A = (operand){q->scratch_a, CblasNoTrans, k, true};
+        }
+        if (!describe(k, m, p->b.strides[nd - 2], p->b.strides[nd - 1], &B.trans, &B.ld)) {
+            gather(q->scratch_b, B.data, k, m, p->b.strides[nd - 2], p->b.strides[nd - 1]);
+            B = (operand){q->scratch_b, CblasNoTrans, m, true};
+        }
+        q->copied_a |= A.copied;
+        q->copied_b |= B.copied;
+        q->trans_a = A.trans == CblasTrans ? 'T' : 'N';
+        q->trans_b = B.trans == CblasTrans ? 'T' : 'N';
+
+        float beta = (sb > 0 || q->accumulate_first) ? 1.0f : 0.0f;
+        float *c = p->out.data + o.out;
+        int64_t rs = p->out.strides[nd - 2], cs = p->out.strides[nd - 1];
+        CBLAS_TRANSPOSE c_trans = CblasNoTrans;
+        int64_t ldc = m;
+        if (q->scratch_c) { /* the output cannot be described: work in scratch, copied later */
+            c = q->scratch_c;
+            rs = m;
+            cs = 1;
+        }
+        describe(n, m, rs, cs, &c_trans, &ldc);
+        if (c_trans == CblasNoTrans) {
+            cblas_sgemm(CblasRowMajor, A.trans, B.trans, (int)n, (int)m, (int)k, 1.0f, A.data,
+                        (int)A.ld, B.data, (int)B.ld, beta, c, (int)ldc);
+        } else { /* column-major output: C^T = op(B)^T op(A)^T */
+            q->swapped = true;
+            CBLAS_TRANSPOSE tb = B.trans == CblasTrans ? CblasNoTrans : CblasTrans;
+            CBLAS_TRANSPOSE ta = A.trans == CblasTrans ? CblasNoTrans : CblasTrans;
+            cblas_sgemm(CblasRowMajor, tb, ta, (int)m, (int)n, (int)k, 1.0f, B.data, (int)B.ld,
+                        A.data, (int)A.ld, beta, c, (int)ldc);
+        }
+    }
+}
+
+/* Writes bias (and, when accumulating, adds the old contents) so sgemm can use beta = 1. */
+static void prepare_output(const mti_matmul_plan *p, int64_t ob, float *dst, int64_t rs,
+                           int64_t cs, bool accumulate)
+{
+    const int nd = p->out.ndim;
+    mti_batch_offsets o = mti_matmul_offsets(p, ob, 0);
+    const float *bias = p->bias.data + o.bias;
+    const float *old = p->out.data + o.out;
+    const int64_t br = p->bias.strides[nd - 2], bc = p->bias.strides[nd - 1];
+    const int64_t orow = p->out.strides[nd - 2], ocol = p->out.strides[nd - 1];
+    for (int64_t i = 0; i < p->n; i++)
+        for (int64_t j = 0; j < p->m; j++) {
+            float v = p->has_bias ? bias[i * br + j * bc] : 0.0f;
+            if (accumulate) v += old[i * orow + j * ocol];
+            dst[i * rs + j * cs] = v;
+        }
+}
+
+static void write_back(const mti_matmul_plan *p, int64_t ob, const float *src)
+{
+    const int nd = p->out.ndim;
+    mti_batch_offsets o = mti_matmul_offsets(p, ob, 0);
+    float *out = p->out.data + o.out;
+    const int64_t orow = p->out.strides[nd - 2], ocol = p->out.strides[nd - 1];
+    for (int64_t i = 0; i < p->n; i++)
+        for (int64_t j = 0; j < p->m; j++) out[i * orow + j * ocol] = src[i * p->m + j];
+}
+
+mt_status mti_blas_matmul(const mti_strided *out, const mti_strided *a, const mti_strided *b,
+                          const mti_strided *bias, bool trans_a, bool trans_b, bool accumulate)
+{
+    static const char fn[] = "mt_matmul";
+    bool tracing = mti_tracing();
+    double start = tracing ? mti_now_us() : 0;
+    mti_blas_threading();
+    mti_matmul_plan p;
+    mti_matmul_plan_init(&p, out, a, b, bias, trans_a, trans_b);
+    const int nd = p.out.ndim;
+    const int64_t n = p.n, k = p.k, m = p.m;
+    if (n > INT32_MAX || k > INT32_MAX || m > INT32_MAX)
+        return mti_fail(MT_ERR_OVERFLOW, fn, "sgemm takes int dims; got %lld x %lld x %lld",
+                        (long long)n, (long long)k, (long long)m);
+
+    CBLAS_TRANSPOSE ignored_trans;
+    int64_t ignored_ld;
+    bool need_a = !describe(n, k, p.a.strides[nd - 2], p.a.strides[nd - 1], &ignored_trans, &ignored_ld);
+    bool need_b = !describe(k, m, p.b.strides[nd - 2], p.b.strides[nd - 1], &ignored_trans, &ignored_ld);
+    bool need_c = !describe(n, m, p.out.strides[nd - 2], p.out.strides[nd - 1], &ignored_trans, &ignored_ld);
+
+    const bool small = n * m * k <= SMALL_PRODUCT;
+    int threads = small ? mti_threads_for(p.out_batches, 2) : 1;
+    if (threads > p.out_batches) threads = (int)p.out_batches;
+
+    /* One scratch set per thread, taken from the storage cache. */
+    size_t per_thread = (size_t)((need_a ? n * k : 0) + (need_b ? k * m : 0) + (need_c ? n * m : 0));
+    float *scratch = NULL;
+    size_t scratch_capacity = 0;
+    if (per_thread > 0) {
+        scratch = mti_buffer_alloc(per_thread * (size_t)threads * sizeof(float), &scratch_capacity);
+        if (!scratch)
+            return mti_fail(MT_ERR_NO_MEMORY, fn, "cannot allocate %zu floats of scratch",
+                            per_thread * (size_t)threads);
+    }
+
+    bool copied_a = false, copied_b = false, swapped = false;
+    char ta = 'N', tb = 'N';
+#pragma omp parallel num_threads(threads) if (threads > 1) reduction(|| : copied_a, copied_b, swapped)
+    {
+        float *mine = scratch ? scratch + per_thread * (size_t)omp_get_thread_num() : NULL;
+        product q = {.p = &p};
+        q.scratch_a = need_a ? mine : NULL;
+        q.scratch_b = need_b ? mine + (need_a ? n * k : 0) : NULL;
+        q.scratch_c = need_c ? mine + (need_a ? n * k : 0) + (need_b ? k * m : 0) : NULL;
+#pragma omp for schedule(static)
+        for (int64_t ob = 0; ob < p.out_batches; ob++) {
+            q.ob = ob;
+            q.accumulate_first = accumulate || p.has_bias;
+            if (q.accumulate_first) {
+                if (need_c) {
+                    prepare_output(&p, ob, q.scratch_c, m, 1, accumulate);
+                } else {
+                    mti_batch_offsets o = mti_matmul_offsets(&p, ob, 0);
+                    if (p.has_bias)
+                        prepare_output(&p, ob, p.out.data + o.out, p.out.strides[nd - 2],
+                                       p.out.strides[nd - 1], accumulate);
+                }
+            }
+            run_output_matrix(&q);
+            if (need_c) write_back(&p, ob, q.scratch_c);
+        }
+        copied_a = copied_a || q.copied_a;
+        copied_b = copied_b || q.copied_b;
+        swapped = swapped || q.swapped;
+        if (omp_get_thread_num() == 0) {
+            ta = q.trans_a;
+            tb = q.trans_b;
+        }
+    }
+    if (scratch) mti_buffer_free(scratch, scratch_capacity);
+
+    if (tracing) {
+        static const char *const names[] = {"out", "a", "b"};
+        const mti_strided *views[3] = {out, a, b};
+        char shapes[600], path[128];
+        mti_trace_shapes(shapes, sizeof shapes, 3, views, names);
+        snprintf(path, sizeof path, "sgemm-%c%c%s%s%s%s%s%s", ta, tb, swapped ? "+out-transposed" : "",
+                 copied_a ? "+copied-a" : "", copied_b ? "+copied-b" : "",
+                 need_c ? "+copied-out" : "", threads > 1 ? "+batched-parallel" : "",
+                 p.sum_batches > 1 ? "+batch-summed" : "");
+        mti_trace_emit("matmul", path, shapes, threads, mti_now_us() - start);
+    }
+    return MT_OK;
+}

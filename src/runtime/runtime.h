@@ -1,0 +1,24 @@
+/* Internal runtime state: backend selection, thread counts, tracing, clocks. */
+#ifndef MTI_RUNTIME_RUNTIME_H
+#define MTI_RUNTIME_RUNTIME_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "minitorch/runtime.h"
+
+/* The current backend; reads MINITORCH_BACKEND on first use. */
+mt_backend mti_backend(void);
+
+/* Threads for a loop over `work` units when each thread should get at least `min_per_thread`:
+ * 1 inside the caller's own parallel region or for small work, else up to mt_get_num_threads(). */
+int mti_threads_for(int64_t work, int64_t min_per_thread);
+
+/* Tracing: mti_tracing() is a cheap check; mti_trace_emit writes one line. */
+bool mti_tracing(void);
+void mti_trace_emit(const char *op, const char *path, const char *shapes, int threads, double us);
+
+/* Monotonic clock in microseconds. */
+double mti_now_us(void);
+
+#endif

@@ -1,0 +1,42 @@
+#!/bin/sh
+# Installs the Debian packages minitorch-c needs, skipping those already present.
+#   third_party/install-deps.sh           build + test dependencies
+#   third_party/install-deps.sh --bench   also gnuplot, for the benchmark charts
+#   third_party/install-deps.sh --fuzz    also clang's libFuzzer runtime
+# As root it runs apt-get; otherwise it prints the command to run and fails.
+set -eu
+
+packages="cmake make gcc pkg-config libopenblas-openmp-dev libcriterion-dev"
+for option in "$@"; do
+    case "$option" in
+        --bench) packages="$packages gnuplot-nox" ;;
+        --fuzz) packages="$packages clang libclang-rt-dev" ;;
+        --valgrind) packages="$packages valgrind" ;;
+        *) echo "install-deps.sh: unknown option $option" >&2; exit 2 ;;
+    esac
+done
+
+missing=""
+for package in $packages; do
+    status=$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)
+    case "$status" in
+        *" installed") ;;
+        *) missing="$missing $package" ;;
+    esac
+done
+
+if [ -z "$missing" ]; then
+    exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "minitorch-c needs these Debian packages:$missing" >&2
+    echo "run: sudo apt-get install -y$missing" >&2
+    exit 1
+fi
+
+echo "installing:$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing
