@@ -6,7 +6,7 @@
 # As root it runs apt-get; otherwise it prints the command to run and fails.
 set -eu
 
-packages="cmake make gcc pkg-config libopenblas-openmp-dev libcriterion-dev"
+packages="build-essential cmake pkg-config libopenblas-openmp-dev libcriterion-dev"
 for option in "$@"; do
     case "$option" in
         --bench) packages="$packages gnuplot-nox" ;;

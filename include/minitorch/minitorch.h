@@ -12,5 +12,6 @@
 #include "ops.h"
 #include "autodiff.h"
 #include "runtime.h"
+#include "nn.h"
 
 #endif

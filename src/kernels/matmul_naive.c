@@ -29,38 +29,42 @@ typedef struct task_geometry {
     int64_t row0, rows, col0, cols;
 } task_geometry;
 
-/* acc[0..rows)[0..width) += a[0..rows)[0..kc) * b[0..kc)[0..width); b rows are ldb apart. */
-static inline __attribute__((always_inline)) void micro_tile(float *acc, int64_t acc_ld,
-                                                             const float *a, int64_t a_row,
-                                                             int64_t a_col, int rows,
-                                                             const float *b, int64_t ldb,
-                                                             int64_t kc, int width)
+/* The full MR x NR register tile: acc[0..MR)[0..NR) += a[0..MR)[0..kc) * b[0..kc)[0..NR). The
+ * compiler keeps c in vector registers: per k step, MR broadcasts, NR/16 loads, MR*NR/16 FMAs. */
+static void micro_tile(float *restrict acc, int64_t acc_ld, const float *restrict a,
+                       int64_t a_row, int64_t a_col, const float *restrict b, int64_t ldb,
+                       int64_t kc)
 {
     float c[MR][NR];
     for (int r = 0; r < MR; r++)
-        for (int j = 0; j < NR; j++) c[r][j] = (r < rows && j < width) ? acc[r * acc_ld + j] : 0.0f;
+        for (int j = 0; j < NR; j++) c[r][j] = acc[r * acc_ld + j];
     for (int64_t k = 0; k < kc; k++) {
-        float av[MR];
-        for (int r = 0; r < MR; r++) av[r] = r < rows ? a[r * a_row + k * a_col] : 0.0f;
+        const float a0 = a[k * a_col], a1 = a[a_row + k * a_col], a2 = a[2 * a_row + k * a_col],
+                    a3 = a[3 * a_row + k * a_col];
         const float *brow = b + k * ldb;
-        if (width == NR) {
-#pragma omp simd
-            for (int j = 0; j < NR; j++) {
-                float bv = brow[j];
-                c[0][j] += av[0] * bv;
-                c[1][j] += av[1] * bv;
-                c[2][j] += av[2] * bv;
-                c[3][j] += av[3] * bv;
-            }
-        } else {
-            for (int j = 0; j < width; j++) {
-                float bv = brow[j];
-                for (int r = 0; r < MR; r++) c[r][j] += av[r] * bv;
-            }
+#pragma GCC unroll 1
+        for (int j = 0; j < NR; j++) {
+            float bv = brow[j];
+            c[0][j] += a0 * bv;
+            c[1][j] += a1 * bv;
+            c[2][j] += a2 * bv;
+            c[3][j] += a3 * bv;
         }
     }
+    for (int r = 0; r < MR; r++)
+        for (int j = 0; j < NR; j++) acc[r * acc_ld + j] = c[r][j];
+}
+
+/* A partial tile at the matrix edge (rows < MR or width < NR); same arithmetic order. */
+static void edge_tile(float *acc, int64_t acc_ld, const float *a, int64_t a_row, int64_t a_col,
+                      int rows, const float *b, int64_t ldb, int64_t kc, int width)
+{
     for (int r = 0; r < rows; r++)
-        for (int j = 0; j < width; j++) acc[r * acc_ld + j] = c[r][j];
+        for (int64_t k = 0; k < kc; k++) {
+            const float av = a[r * a_row + k * a_col];
+            const float *brow = b + k * ldb;
+            for (int j = 0; j < width; j++) acc[r * acc_ld + j] += av * brow[j];
+        }
 }
 
 static void run_task(const mti_matmul_plan *p, int64_t ob, task_geometry g, bool accumulate)
@@ -95,11 +99,11 @@ static void run_task(const mti_matmul_plan *p, int64_t ob, task_geometry g, bool
                     int rows = (int)(g.rows - i0 < MR ? g.rows - i0 : MR);
                     const float *a_tile = a + i0 * a_row + k0 * a_col;
                     float *acc_tile = acc + i0 * acc_ld + j0;
-                    if (width == NR)
-                        micro_tile(acc_tile, acc_ld, a_tile, a_row, a_col, rows, tile, ldb, kc, NR);
+                    if (width == NR && rows == MR)
+                        micro_tile(acc_tile, acc_ld, a_tile, a_row, a_col, tile, ldb, kc);
                     else
-                        micro_tile(acc_tile, acc_ld, a_tile, a_row, a_col, rows, tile, ldb, kc,
-                                   width);
+                        edge_tile(acc_tile, acc_ld, a_tile, a_row, a_col, rows, tile, ldb, kc,
+                                  width);
                 }
             }
         }

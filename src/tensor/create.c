@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "runtime/error.h"
+#include "runtime/random.h"
 #include "runtime/runtime.h"
 #include "tensor/tensor_impl.h"
 
@@ -14,7 +15,7 @@ static void fill(float *data, int64_t n, float value)
     for (int64_t i = 0; i < n; i++) data[i] = value;
 }
 
-static mt_tensor *filled(const char *fn, int ndim, const int64_t *shape, float value)
+mt_tensor *mti_tensor_full(const char *fn, int ndim, const int64_t *shape, float value)
 {
     mt_tensor *t = mti_tensor_empty(fn, ndim, shape);
     if (!t) return NULL;
@@ -22,7 +23,12 @@ static mt_tensor *filled(const char *fn, int ndim, const int64_t *shape, float v
         memset(t->storage->data, 0, (size_t)t->numel * sizeof(float));
     else
         fill(t->storage->data, t->numel, value);
-    return mti_track(t);
+    return t;
+}
+
+static mt_tensor *filled(const char *fn, int ndim, const int64_t *shape, float value)
+{
+    return mti_track(mti_tensor_full(fn, ndim, shape, value));
 }
 
 mt_tensor *mt_zeros(int ndim, const int64_t *shape) { return filled("mt_zeros", ndim, shape, 0.0f); }
@@ -44,17 +50,8 @@ mt_tensor *mt_from_data(int ndim, const int64_t *shape, const float *data)
     return mti_track(t);
 }
 
-/* A counter-based generator (SplitMix64's finaliser over seed and position): element i depends
- * only on (seed, i), so filling in parallel gives the same values for any thread count. */
-static inline uint64_t mix(uint64_t z)
-{
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static mt_tensor *uniform(const char *fn, int ndim, const int64_t *shape, float low, float high,
-                          uint64_t seed)
+mt_tensor *mti_tensor_uniform(const char *fn, int ndim, const int64_t *shape, float low,
+                              float high, uint64_t seed)
 {
     if (!(low < high) || !isfinite(low) || !isfinite(high)) {
         mti_fail(MT_ERR_INVALID_ARG, fn, "need finite low < high, got [%g, %g)", (double)low,
@@ -64,25 +61,24 @@ static mt_tensor *uniform(const char *fn, int ndim, const int64_t *shape, float 
     mt_tensor *t = mti_tensor_empty(fn, ndim, shape);
     if (!t) return NULL;
     float *data = t->storage->data;
-    const uint64_t key = mix(seed + 0x9e3779b97f4a7c15ull);
+    const uint64_t key = mti_random_key(seed); /* element i depends only on (seed, i) */
     const float span = high - low;
     int64_t n = t->numel;
     int threads = mti_threads_for(n, (int64_t)1 << 18);
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (int64_t i = 0; i < n; i++) {
-        float unit = (float)(mix(key ^ (uint64_t)i * 0x9e3779b97f4a7c15ull) >> 40) * 0x1.0p-24f;
-        float value = low + span * unit;
+        float value = low + span * mti_random_unit(key, (uint64_t)i);
         data[i] = value < high ? value : low; /* rounding must not reach `high` */
     }
-    return mti_track(t);
+    return t;
 }
 
 mt_tensor *mt_rand_uniform(int ndim, const int64_t *shape, float low, float high, uint64_t seed)
 {
-    return uniform("mt_rand_uniform", ndim, shape, low, high, seed);
+    return mti_track(mti_tensor_uniform("mt_rand_uniform", ndim, shape, low, high, seed));
 }
 
 mt_tensor *mt_rand(int ndim, const int64_t *shape, uint64_t seed)
 {
-    return uniform("mt_rand", ndim, shape, 0.0f, 1.0f, seed);
+    return mti_track(mti_tensor_uniform("mt_rand", ndim, shape, 0.0f, 1.0f, seed));
 }

@@ -74,6 +74,10 @@ bool mti_is_contiguous_layout(int ndim, const int64_t *shape, const int64_t *str
 mt_tensor *mti_tensor_empty(const char *fn, int ndim, const int64_t *shape);
 /* A new contiguous zero-filled tensor. */
 mt_tensor *mti_tensor_zeros(const char *fn, int ndim, const int64_t *shape);
+/* New contiguous tensors filled with `value` / uniform in [low, high) from `seed`. */
+mt_tensor *mti_tensor_full(const char *fn, int ndim, const int64_t *shape, float value);
+mt_tensor *mti_tensor_uniform(const char *fn, int ndim, const int64_t *shape, float low,
+                              float high, uint64_t seed);
 /* A new tensor viewing base's storage with the given layout. */
 mt_tensor *mti_tensor_alias(const char *fn, const mt_tensor *base, int ndim, const int64_t *shape,
                             const int64_t *strides, int64_t offset);

@@ -1,0 +1,90 @@
+/* Losses, built from differentiable operations (so their gradients come from autodiff). Each
+ * runs in its own scope and hands back only the result. */
+#include <string.h>
+
+#include "minitorch/autodiff.h"
+#include "minitorch/memory.h"
+#include "minitorch/nn.h"
+#include "minitorch/ops.h"
+#include "runtime/alloc.h"
+#include "runtime/error.h"
+#include "tensor/tensor_impl.h"
+
+/* Keeps `result` beyond the scope `s`, ends it and returns result to the caller's scope. */
+static mt_tensor *finish(mt_scope s, mt_tensor *result)
+{
+    mt_retain(result);
+    mt_scope_end(s);
+    return mti_track(result);
+}
+
+static mt_status same_shapes(const char *fn, const mt_tensor *a, const mt_tensor *b)
+{
+    if (!a) return mti_fail_null(fn, "prediction");
+    if (!b) return mti_fail_null(fn, "target");
+    if (!mti_same_shape(a->ndim, a->shape, b->ndim, b->shape)) {
+        char ta[MTI_SHAPE_TEXT], tb[MTI_SHAPE_TEXT];
+        return mti_fail(MT_ERR_SHAPE, fn, "prediction %s and target %s differ in shape",
+                        mti_format_shape(ta, sizeof ta, a->ndim, a->shape),
+                        mti_format_shape(tb, sizeof tb, b->ndim, b->shape));
+    }
+    return MT_OK;
+}
+
+mt_tensor *mt_loss_nll_sigmoid(mt_tensor *prob, mt_tensor *y)
+{
+    if (same_shapes("mt_loss_nll_sigmoid", prob, y) != MT_OK) return NULL;
+    mt_scope s = mt_scope_begin();
+    /* p_true = prob * y + (1 - prob) * (1 - y) */
+    mt_tensor *p_true = mt_add(mt_mul(prob, y), mt_mul(mt_rsub_scalar(prob, 1.0f), mt_rsub_scalar(y, 1.0f)));
+    mt_tensor *loss = mt_neg(mt_mean_all(mt_log(mt_add_scalar(p_true, 1e-7f))));
+    return finish(s, loss);
+}
+
+mt_tensor *mt_loss_bce_with_logits(mt_tensor *z, mt_tensor *y)
+{
+    if (same_shapes("mt_loss_bce_with_logits", z, y) != MT_OK) return NULL;
+    mt_scope s = mt_scope_begin();
+    /* max(z, 0) - z y + log(1 + exp(-|z|)): exp never sees a positive argument */
+    mt_tensor *positive = mt_relu(z);
+    mt_tensor *abs_z = mt_add(positive, mt_relu(mt_neg(z)));
+    mt_tensor *softplus = mt_log(mt_add_scalar(mt_exp(mt_neg(abs_z)), 1.0f));
+    mt_tensor *loss = mt_mean_all(mt_add(mt_sub(positive, mt_mul(z, y)), softplus));
+    return finish(s, loss);
+}
+
+mt_tensor *mt_loss_softmax_cross_entropy(mt_tensor *logits, mt_tensor *targets)
+{
+    static const char fn[] = "mt_loss_softmax_cross_entropy";
+    if (same_shapes(fn, logits, targets) != MT_OK) return NULL;
+    if (logits->ndim != 2) {
+        char text[MTI_SHAPE_TEXT];
+        mti_fail(MT_ERR_SHAPE, fn, "logits must be (N, C), got %s",
+                 mti_format_shape(text, sizeof text, logits->ndim, logits->shape));
+        return NULL;
+    }
+    mt_scope s = mt_scope_begin();
+    /* shifted = z - max(z) (the shift carries no gradient: log-softmax does not depend on it) */
+    mt_tensor *shifted = mt_sub(logits, mt_detach(mt_max(logits, 1)));
+    mt_tensor *log_sum = mt_log(mt_sum(mt_exp(shifted), 1));           /* (N, 1) */
+    /* -sum(t * (shifted - log_sum)) = sum(t) * log_sum - sum(t * shifted) */
+    mt_tensor *rows = mt_sub(mt_mul(mt_sum(targets, 1), log_sum), mt_sum(mt_mul(targets, shifted), 1));
+    return finish(s, mt_mean_all(rows));
+}
+
+mt_tensor *mt_one_hot(const int64_t *labels, int64_t n, int64_t classes)
+{
+    static const char fn[] = "mt_one_hot";
+    if (!labels) return mti_fail_null(fn, "labels"), NULL;
+    for (int64_t i = 0; i < n; i++)
+        if (labels[i] < 0 || labels[i] >= classes) {
+            mti_fail(MT_ERR_INDEX, fn, "labels[%lld] = %lld is not a class in 0..%lld",
+                     (long long)i, (long long)labels[i], (long long)classes - 1);
+            return NULL;
+        }
+    int64_t shape[2] = {n, classes};
+    mt_tensor *t = mti_tensor_zeros(fn, 2, shape);
+    if (!t) return NULL;
+    for (int64_t i = 0; i < n; i++) t->storage->data[i * classes + labels[i]] = 1.0f;
+    return mti_track(t);
+}

@@ -1,0 +1,143 @@
+/* MiniTorch Task 3.5: the network in -> H -> H -> 1 (ReLU, ReLU, sigmoid) and its training loop. */
+#include <stdlib.h>
+
+#include "minitorch/autodiff.h"
+#include "minitorch/memory.h"
+#include "minitorch/nn.h"
+#include "minitorch/ops.h"
+#include "runtime/alloc.h"
+#include "runtime/error.h"
+#include "runtime/random.h"
+#include "tensor/tensor_impl.h"
+
+mt_status mt_mlp_init(mt_mlp *model, int64_t in, int64_t hidden, uint64_t seed)
+{
+    if (!model) return mti_fail_null("mt_mlp_init", "model");
+    *model = (mt_mlp){0};
+    uint64_t key = mti_random_key(seed);
+    mt_status status = mt_linear_layer_init(&model->layer1, in, hidden, mti_random_bits(key, 1), &model->params);
+    if (status == MT_OK)
+        status = mt_linear_layer_init(&model->layer2, hidden, hidden, mti_random_bits(key, 2), &model->params);
+    if (status == MT_OK)
+        status = mt_linear_layer_init(&model->layer3, hidden, 1, mti_random_bits(key, 3), &model->params);
+    if (status != MT_OK) mt_mlp_free(model);
+    return status;
+}
+
+void mt_mlp_free(mt_mlp *model)
+{
+    if (!model) return;
+    mt_linear_layer_free(&model->layer1);
+    mt_linear_layer_free(&model->layer2);
+    mt_linear_layer_free(&model->layer3);
+    mt_params_free(&model->params);
+}
+
+mt_tensor *mt_mlp_forward(const mt_mlp *model, mt_tensor *x)
+{
+    if (!model) return mti_fail_null("mt_mlp_forward", "model"), NULL;
+    mt_scope s = mt_scope_begin();
+    mt_tensor *h = mt_relu(mt_linear_layer_forward(&model->layer1, x));
+    h = mt_relu(mt_linear_layer_forward(&model->layer2, h));
+    mt_tensor *out = mt_retain(mt_sigmoid(mt_linear_layer_forward(&model->layer3, h)));
+    mt_scope_end(s);
+    return mti_track(out);
+}
+
+/* Rows `order[first .. first + count)` of the dataset, gathered into x (count, 2) / y (count, 1). */
+static void gather(const mt_dataset *data, const int64_t *order, int64_t first, int64_t count,
+                   float *x, float *y)
+{
+    for (int64_t i = 0; i < count; i++) {
+        int64_t row = order ? order[first + i] : first + i;
+        x[2 * i] = data->x[2 * row];
+        x[2 * i + 1] = data->x[2 * row + 1];
+        y[i] = data->y[row];
+    }
+}
+
+mt_status mt_mlp_train_epoch(mt_mlp *model, const mt_dataset *data,
+                             const mt_train_options *options, int64_t epoch,
+                             mt_epoch_result *result)
+{
+    static const char fn[] = "mt_mlp_train_epoch";
+    if (!model) return mti_fail_null(fn, "model");
+    if (!data) return mti_fail_null(fn, "data");
+    if (!options) return mti_fail_null(fn, "options");
+    if (!result) return mti_fail_null(fn, "result");
+    if (!(options->rate > 0.0f))
+        return mti_fail(MT_ERR_INVALID_ARG, fn, "rate must be > 0, got %g", (double)options->rate);
+    const int64_t n = data->n;
+    const int64_t batch = options->batch <= 0 || options->batch > n ? n : options->batch;
+    int64_t *order = mti_malloc(sizeof *order * (size_t)n);
+    float *x = mti_malloc(sizeof *x * (size_t)batch * 2), *y = mti_malloc(sizeof *y * (size_t)batch);
+    if (!order || !x || !y) {
+        mti_free(order);
+        mti_free(x);
+        mti_free(y);
+        return mti_fail(MT_ERR_NO_MEMORY, fn, "cannot allocate the batch buffers");
+    }
+    /* Fisher-Yates shuffle from (seed, epoch) */
+    uint64_t key = mti_random_key(options->seed ^ mti_mix64((uint64_t)epoch + 1));
+    for (int64_t i = 0; i < n; i++) order[i] = i;
+    for (int64_t i = n - 1; i > 0; i--) {
+        int64_t j = (int64_t)(mti_random_bits(key, (uint64_t)i) % (uint64_t)(i + 1));
+        int64_t swap = order[i];
+        order[i] = order[j];
+        order[j] = swap;
+    }
+
+    mt_status status = MT_OK;
+    double loss_sum = 0.0;
+    int64_t steps = 0;
+    for (int64_t first = 0; first < n && status == MT_OK; first += batch) {
+        int64_t count = n - first < batch ? n - first : batch;
+        gather(data, order, first, count, x, y);
+        mt_scope s = mt_scope_begin();
+        mt_tensor *xb = mt_from_data(MT_DIMS(count, 2), x);
+        mt_tensor *yb = mt_from_data(MT_DIMS(count, 1), y);
+        mt_tensor *loss = mt_loss_nll_sigmoid(mt_mlp_forward(model, xb), yb);
+        status = loss ? mt_backward(loss) : mt_last_status();
+        if (status == MT_OK) {
+            loss_sum += mt_item(loss);
+            steps++;
+            status = mt_sgd_step(&model->params, options->rate);
+        }
+        mt_scope_end(s);
+    }
+    mti_free(order);
+    mti_free(x);
+    mti_free(y);
+    if (status == MT_OK) {
+        result->loss = steps ? loss_sum / (double)steps : 0.0;
+        result->steps = steps;
+    }
+    return status;
+}
+
+mt_status mt_mlp_evaluate(const mt_mlp *model, const mt_dataset *data, int64_t *correct)
+{
+    static const char fn[] = "mt_mlp_evaluate";
+    if (!model) return mti_fail_null(fn, "model");
+    if (!data) return mti_fail_null(fn, "data");
+    if (!correct) return mti_fail_null(fn, "correct");
+    mt_no_grad_begin();
+    mt_scope s = mt_scope_begin();
+    mt_status status = MT_OK;
+    mt_tensor *prob = mt_mlp_forward(model, mt_from_data(MT_DIMS(data->n, 2), data->x));
+    float *p = prob ? mti_malloc(sizeof *p * (size_t)data->n) : NULL;
+    if (!prob) {
+        status = mt_last_status();
+    } else if (!p) {
+        status = mti_fail(MT_ERR_NO_MEMORY, fn, "cannot allocate %lld floats", (long long)data->n);
+    } else {
+        status = mt_copy_to(prob, p, data->n);
+        int64_t right = 0;
+        for (int64_t i = 0; status == MT_OK && i < data->n; i++) right += (p[i] > 0.5f) == (data->y[i] > 0.5f);
+        if (status == MT_OK) *correct = right;
+    }
+    mti_free(p);
+    mt_scope_end(s);
+    mt_no_grad_end();
+    return status;
+}

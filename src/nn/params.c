@@ -1,0 +1,111 @@
+/* Parameters, the Linear layer and SGD. */
+#include "kernels/dispatch.h"
+#include "kernels/kernels.h"
+#include "minitorch/autodiff.h"
+#include "minitorch/memory.h"
+#include "minitorch/nn.h"
+#include "minitorch/ops.h"
+#include "runtime/alloc.h"
+#include "runtime/error.h"
+#include "runtime/runtime.h"
+#include "tensor/tensor_impl.h"
+
+mt_status mt_params_add(mt_params *params, mt_tensor *t)
+{
+    if (!params) return mti_fail_null("mt_params_add", "params");
+    if (!t) return mti_fail_null("mt_params_add", "t");
+    if (params->count == params->capacity) {
+        int capacity = params->capacity ? params->capacity * 2 : 8;
+        mt_tensor **items = mti_realloc(params->items, sizeof *items * (size_t)capacity);
+        if (!items) return mti_fail(MT_ERR_NO_MEMORY, "mt_params_add", "cannot grow the list");
+        params->items = items;
+        params->capacity = capacity;
+    }
+    params->items[params->count++] = mti_ref(t);
+    return MT_OK;
+}
+
+void mt_params_free(mt_params *params)
+{
+    if (!params) return;
+    for (int i = 0; i < params->count; i++) mti_unref(params->items[i]);
+    mti_free(params->items);
+    *params = (mt_params){0};
+}
+
+mt_status mt_params_zero_grad(const mt_params *params)
+{
+    if (!params) return mti_fail_null("mt_params_zero_grad", "params");
+    for (int i = 0; i < params->count; i++) mt_zero_grad(params->items[i]);
+    return MT_OK;
+}
+
+mt_status mt_linear_layer_init(mt_linear_layer *layer, int64_t in, int64_t out, uint64_t seed,
+                               mt_params *params)
+{
+    static const char fn[] = "mt_linear_layer_init";
+    if (!layer) return mti_fail_null(fn, "layer");
+    int64_t wshape[2] = {in, out};
+    mt_tensor *weight = mti_tensor_uniform(fn, 2, wshape, -0.5f, 0.5f, seed);
+    mt_tensor *bias = weight ? mti_tensor_full(fn, 1, &wshape[1], 0.1f) : NULL;
+    if (!bias) {
+        mti_unref(weight);
+        return mt_last_status();
+    }
+    weight->requires_grad = bias->requires_grad = true;
+    if (params && (mt_params_add(params, weight) != MT_OK || mt_params_add(params, bias) != MT_OK)) {
+        mti_unref(weight);
+        mti_unref(bias);
+        return mt_last_status();
+    }
+    layer->weight = weight;
+    layer->bias = bias;
+    return MT_OK;
+}
+
+mt_tensor *mt_linear_layer_forward(const mt_linear_layer *layer, mt_tensor *x)
+{
+    if (!layer) return mti_fail_null("mt_linear_layer_forward", "layer"), NULL;
+    return mt_linear(x, layer->weight, layer->bias);
+}
+
+void mt_linear_layer_free(mt_linear_layer *layer)
+{
+    if (!layer) return;
+    mti_unref(layer->weight);
+    mti_unref(layer->bias);
+    layer->weight = layer->bias = NULL;
+}
+
+/* p -= rate * g over contiguous data, in place. */
+static void sgd_update(float *restrict p, const float *restrict g, int64_t n, float rate)
+{
+    int threads = mti_threads_for(n, 1 << 16);
+#pragma omp parallel for simd num_threads(threads) if (threads > 1) schedule(static)
+    for (int64_t i = 0; i < n; i++) p[i] -= rate * g[i];
+}
+
+mt_status mt_sgd_step(const mt_params *params, float rate)
+{
+    static const char fn[] = "mt_sgd_step";
+    if (!params) return mti_fail_null(fn, "params");
+    for (int i = 0; i < params->count; i++) {
+        mt_tensor *p = params->items[i];
+        const mt_tensor *g = p->grad;
+        if (!g) continue;
+        if (mti_is_contiguous_layout(p->ndim, p->shape, p->strides) &&
+            mti_is_contiguous_layout(g->ndim, g->shape, g->strides)) {
+            sgd_update(mti_data(p), mti_data(g), p->numel, rate);
+        } else { /* a parameter that is a strided view: scaled copy, then add in place */
+            mt_tensor *scale = mti_scalar_tensor(fn, -rate);
+            mt_tensor *step = scale ? mti_zip(fn, MT_OP_MUL, g, scale) : NULL;
+            mti_unref(scale);
+            if (!step) return mt_last_status();
+            mti_strided vp = mti_strided_of(p), vs = mti_strided_of(step);
+            mti_current_kernels()->zip(MT_OP_ADD, &vp, &vp, &vs);
+            mti_unref(step);
+        }
+        mt_zero_grad(p);
+    }
+    return MT_OK;
+}
