@@ -74,6 +74,11 @@ MT_API void mt_memory_trim(void);
  *  Cached bytes beyond the new limit are freed at once. */
 MT_API mt_status mt_memory_set_cache_limit(int64_t bytes);
 
+/** Testing hook: after `successes` more successful allocations (storage, tensor objects, graph
+ *  records, scratch), every allocation fails with MT_ERR_NO_MEMORY until reset with a negative
+ *  value. Lets tests check that each failure is reported cleanly, without leaks. */
+MT_API void mt_debug_fail_allocations_after(int64_t successes);
+
 #ifdef __cplusplus
 }
 #endif

@@ -23,12 +23,14 @@ mt_tensor *mti_zip(const char *fn, mt_binary_op op, const mt_tensor *a, const mt
     if (!b) return mti_fail_null(fn, "b"), NULL;
     int ndim;
     int64_t shape[MT_MAX_DIMS];
-    if (mti_shape_broadcast(fn, a->ndim, a->shape, b->ndim, b->shape, &ndim, shape) != MT_OK)
+    const bool same = mti_same_shape(a->ndim, a->shape, b->ndim, b->shape);
+    if (!same && mti_shape_broadcast(fn, a->ndim, a->shape, b->ndim, b->shape, &ndim, shape) != MT_OK)
         return NULL;
-    mt_tensor *out = mti_tensor_empty(fn, ndim, shape);
+    mt_tensor *out = same ? mti_tensor_empty(fn, a->ndim, a->shape) : mti_tensor_empty(fn, ndim, shape);
     if (!out) return NULL;
     mti_strided o = mti_strided_of(out);
-    mti_strided va = mti_strided_expanded(a, ndim, shape), vb = mti_strided_expanded(b, ndim, shape);
+    mti_strided va = same ? mti_strided_of(a) : mti_strided_expanded(a, ndim, shape);
+    mti_strided vb = same ? mti_strided_of(b) : mti_strided_expanded(b, ndim, shape);
     mti_current_kernels()->zip(op, &o, &va, &vb);
     return out;
 }

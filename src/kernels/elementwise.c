@@ -2,7 +2,6 @@
  * the operation is chosen by a switch per row segment, so each inner loop below is a plain loop
  * with the scalar function inlined, and the contiguous ones vectorize (transcendentals through
  * libmvec). */
-#include <omp.h>
 #include <stdio.h>
 
 #include "kernels/kernels.h"
@@ -107,28 +106,69 @@ static void trace(const char *op, const mti_layout *l, int threads, int64_t work
     mti_trace_emit(op, path_name(l, threads, work), shapes, threads, mti_now_us() - start);
 }
 
+typedef struct elementwise_job {
+    mti_layout layout;
+    int op;
+} elementwise_job;
+
+static void map_items(void *context, int64_t item, int64_t end)
+{
+    const elementwise_job *job = context;
+    const mti_layout *l = &job->layout;
+    const int64_t os = l->strides[0][l->ndim - 1], as = l->strides[1][l->ndim - 1];
+    mti_cursor c;
+    mti_cursor_seek(l, &c, item);
+    for (; item < end; item++, mti_cursor_next(l, &c))
+        map_row((mt_unary_op)job->op, mti_cursor_ptr(l, &c, 0), os, mti_cursor_ptr(l, &c, 1), as,
+                mti_cursor_length(l, &c));
+}
+
+static void zip_items(void *context, int64_t item, int64_t end)
+{
+    const elementwise_job *job = context;
+    const mti_layout *l = &job->layout;
+    const int64_t os = l->strides[0][l->ndim - 1], as = l->strides[1][l->ndim - 1],
+                  bs = l->strides[2][l->ndim - 1];
+    mti_cursor c;
+    mti_cursor_seek(l, &c, item);
+    for (; item < end; item++, mti_cursor_next(l, &c))
+        zip_row((mt_binary_op)job->op, mti_cursor_ptr(l, &c, 0), os, mti_cursor_ptr(l, &c, 1), as,
+                mti_cursor_ptr(l, &c, 2), bs, mti_cursor_length(l, &c));
+}
+
+/* Small operands laid out identically and densely: the whole operation is one contiguous row,
+ * exactly what the general path would run, without building its layout. */
+static bool small_and_dense(int count, const mti_strided *const *views, int64_t *numel)
+{
+    const mti_strided *out = views[0];
+    int64_t n = 1;
+    for (int d = 0; d < out->ndim; d++) n *= out->shape[d];
+    if (n > MTI_SEGMENT || !mti_is_contiguous_layout(out->ndim, out->shape, out->strides)) return false;
+    for (int k = 1; k < count; k++)
+        for (int d = 0; d < out->ndim; d++)
+            if (views[k]->strides[d] != out->strides[d] && out->shape[d] > 1) return false;
+    *numel = n;
+    return true;
+}
+
 void mti_naive_map(mt_unary_op op, const mti_strided *out, const mti_strided *in)
 {
     const mti_strided *views[2] = {out, in};
     bool tracing = mti_tracing();
-    double start = tracing ? mti_now_us() : 0;
-    mti_layout l;
-    mti_layout_init(&l, 2, views, MTI_SEGMENT);
-    int64_t numel = l.items / l.segments * l.inner, work = numel * op_cost(op);
-    int threads = mti_threads_for(work, WORK_PER_THREAD);
-    if (threads > l.items) threads = (int)l.items;
-    const int64_t os = l.strides[0][l.ndim - 1], as = l.strides[1][l.ndim - 1];
-#pragma omp parallel num_threads(threads) if (threads > 1)
-    {
-        int64_t item, end;
-        mti_thread_share(l.items, omp_get_thread_num(), omp_get_num_threads(), &item, &end);
-        mti_cursor c = {0};
-        if (item < end) mti_cursor_seek(&l, &c, item);
-        for (; item < end; item++, mti_cursor_next(&l, &c))
-            map_row(op, mti_cursor_ptr(&l, &c, 0), os, mti_cursor_ptr(&l, &c, 1), as,
-                    mti_cursor_length(&l, &c));
+    int64_t numel;
+    if (!tracing && small_and_dense(2, views, &numel)) {
+        map_row(op, out->data, 1, in->data, 1, numel);
+        return;
     }
-    if (tracing) trace(mti_unary_op_name(op), &l, threads, work, start, 2, views);
+    double start = tracing ? mti_now_us() : 0;
+    elementwise_job job = {.op = op};
+    mti_layout_init(&job.layout, 2, views, MTI_SEGMENT);
+    const mti_layout *l = &job.layout;
+    int64_t work = l->items / l->segments * l->inner * op_cost(op);
+    int threads = mti_threads_for(work, WORK_PER_THREAD);
+    if (threads > l->items) threads = (int)l->items;
+    mti_parallel_ranges(threads, l->items, map_items, &job);
+    if (tracing) trace(mti_unary_op_name(op), l, threads, work, start, 2, views);
 }
 
 void mti_naive_zip(mt_binary_op op, const mti_strided *out, const mti_strided *a,
@@ -136,23 +176,18 @@ void mti_naive_zip(mt_binary_op op, const mti_strided *out, const mti_strided *a
 {
     const mti_strided *views[3] = {out, a, b};
     bool tracing = mti_tracing();
-    double start = tracing ? mti_now_us() : 0;
-    mti_layout l;
-    mti_layout_init(&l, 3, views, MTI_SEGMENT);
-    int64_t work = l.items / l.segments * l.inner;
-    int threads = mti_threads_for(work, WORK_PER_THREAD);
-    if (threads > l.items) threads = (int)l.items;
-    const int64_t os = l.strides[0][l.ndim - 1], as = l.strides[1][l.ndim - 1],
-                  bs = l.strides[2][l.ndim - 1];
-#pragma omp parallel num_threads(threads) if (threads > 1)
-    {
-        int64_t item, end;
-        mti_thread_share(l.items, omp_get_thread_num(), omp_get_num_threads(), &item, &end);
-        mti_cursor c = {0};
-        if (item < end) mti_cursor_seek(&l, &c, item);
-        for (; item < end; item++, mti_cursor_next(&l, &c))
-            zip_row(op, mti_cursor_ptr(&l, &c, 0), os, mti_cursor_ptr(&l, &c, 1), as,
-                    mti_cursor_ptr(&l, &c, 2), bs, mti_cursor_length(&l, &c));
+    int64_t numel;
+    if (!tracing && small_and_dense(3, views, &numel)) {
+        zip_row(op, out->data, 1, a->data, 1, b->data, 1, numel);
+        return;
     }
-    if (tracing) trace(mti_binary_op_name(op), &l, threads, work, start, 3, views);
+    double start = tracing ? mti_now_us() : 0;
+    elementwise_job job = {.op = op};
+    mti_layout_init(&job.layout, 3, views, MTI_SEGMENT);
+    const mti_layout *l = &job.layout;
+    int64_t work = l->items / l->segments * l->inner;
+    int threads = mti_threads_for(work, WORK_PER_THREAD);
+    if (threads > l->items) threads = (int)l->items;
+    mti_parallel_ranges(threads, l->items, zip_items, &job);
+    if (tracing) trace(mti_binary_op_name(op), l, threads, work, start, 3, views);
 }

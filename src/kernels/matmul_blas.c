@@ -159,6 +159,54 @@ static void write_back(const mti_matmul_plan *p, int64_t ob, const float *src)
         for (int64_t j = 0; j < p->m; j++) out[i * orow + j * ocol] = src[i * p->m + j];
 }
 
+typedef struct blas_job {
+    const mti_matmul_plan *p;
+    bool accumulate, need_a, need_b, need_c;
+    float *scratch;
+    size_t per_thread;
+    int threads;
+    /* what happened, for the trace (written by the range starting at batch 0) */
+    char trans_a, trans_b;
+    bool copied_a, copied_b, swapped;
+} blas_job;
+
+/* Output matrices [first, end) with their summed products, using this thread's scratch. */
+static void run_batches(void *context, int64_t first, int64_t end)
+{
+    blas_job *job = context;
+    const mti_matmul_plan *p = job->p;
+    const int nd = p->out.ndim;
+    const int64_t n = p->n, k = p->k, m = p->m;
+    int slot = omp_get_thread_num(); /* 0 outside a parallel region */
+    float *mine = job->scratch ? job->scratch + job->per_thread * (size_t)slot : NULL;
+    product q = {.p = p};
+    q.scratch_a = job->need_a ? mine : NULL;
+    q.scratch_b = job->need_b ? mine + (job->need_a ? n * k : 0) : NULL;
+    q.scratch_c = job->need_c ? mine + (job->need_a ? n * k : 0) + (job->need_b ? k * m : 0) : NULL;
+    for (int64_t ob = first; ob < end; ob++) {
+        q.ob = ob;
+        q.accumulate_first = job->accumulate || p->has_bias;
+        if (q.accumulate_first) {
+            if (job->need_c) {
+                prepare_output(p, ob, q.scratch_c, m, 1, job->accumulate);
+            } else if (p->has_bias) {
+                mti_batch_offsets o = mti_matmul_offsets(p, ob, 0);
+                prepare_output(p, ob, p->out.data + o.out, p->out.strides[nd - 2],
+                               p->out.strides[nd - 1], job->accumulate);
+            }
+        }
+        run_output_matrix(&q);
+        if (job->need_c) write_back(p, ob, q.scratch_c);
+    }
+    if (first == 0) {
+        job->trans_a = q.trans_a;
+        job->trans_b = q.trans_b;
+        job->copied_a = q.copied_a;
+        job->copied_b = q.copied_b;
+        job->swapped = q.swapped;
+    }
+}
+
 mt_status mti_blas_matmul(const mti_strided *out, const mti_strided *a, const mti_strided *b,
                           const mti_strided *bias, bool trans_a, bool trans_b, bool accumulate)
 {
@@ -195,40 +243,9 @@ mt_status mti_blas_matmul(const mti_strided *out, const mti_strided *a, const mt
                             per_thread * (size_t)threads);
     }
 
-    bool copied_a = false, copied_b = false, swapped = false;
-    char ta = 'N', tb = 'N';
-#pragma omp parallel num_threads(threads) if (threads > 1) reduction(|| : copied_a, copied_b, swapped)
-    {
-        float *mine = scratch ? scratch + per_thread * (size_t)omp_get_thread_num() : NULL;
-        product q = {.p = &p};
-        q.scratch_a = need_a ? mine : NULL;
-        q.scratch_b = need_b ? mine + (need_a ? n * k : 0) : NULL;
-        q.scratch_c = need_c ? mine + (need_a ? n * k : 0) + (need_b ? k * m : 0) : NULL;
-#pragma omp for schedule(static)
-        for (int64_t ob = 0; ob < p.out_batches; ob++) {
-            q.ob = ob;
-            q.accumulate_first = accumulate || p.has_bias;
-            if (q.accumulate_first) {
-                if (need_c) {
-                    prepare_output(&p, ob, q.scratch_c, m, 1, accumulate);
-                } else {
-                    mti_batch_offsets o = mti_matmul_offsets(&p, ob, 0);
-                    if (p.has_bias)
-                        prepare_output(&p, ob, p.out.data + o.out, p.out.strides[nd - 2],
-                                       p.out.strides[nd - 1], accumulate);
-                }
-            }
-            run_output_matrix(&q);
-            if (need_c) write_back(&p, ob, q.scratch_c);
-        }
-        copied_a = copied_a || q.copied_a;
-        copied_b = copied_b || q.copied_b;
-        swapped = swapped || q.swapped;
-        if (omp_get_thread_num() == 0) {
-            ta = q.trans_a;
-            tb = q.trans_b;
-        }
-    }
+    blas_job job = {.p = &p, .accumulate = accumulate, .need_a = need_a, .need_b = need_b,
+                    .need_c = need_c, .scratch = scratch, .per_thread = per_thread, .threads = threads};
+    mti_parallel_ranges(threads, p.out_batches, run_batches, &job);
     if (scratch) mti_buffer_free(scratch, scratch_capacity);
 
     if (tracing) {
@@ -236,8 +253,9 @@ mt_status mti_blas_matmul(const mti_strided *out, const mti_strided *a, const mt
         const mti_strided *views[3] = {out, a, b};
         char shapes[600], path[128];
         mti_trace_shapes(shapes, sizeof shapes, 3, views, names);
-        snprintf(path, sizeof path, "sgemm-%c%c%s%s%s%s%s%s", ta, tb, swapped ? "+out-transposed" : "",
-                 copied_a ? "+copied-a" : "", copied_b ? "+copied-b" : "",
+        snprintf(path, sizeof path, "sgemm-%c%c%s%s%s%s%s%s", job.trans_a, job.trans_b,
+                 job.swapped ? "+out-transposed" : "", job.copied_a ? "+copied-a" : "",
+                 job.copied_b ? "+copied-b" : "",
                  need_c ? "+copied-out" : "", threads > 1 ? "+batched-parallel" : "",
                  p.sum_batches > 1 ? "+batch-summed" : "");
         mti_trace_emit("matmul", path, shapes, threads, mti_now_us() - start);

@@ -10,7 +10,6 @@
  *
  * Determinism: each output sums its products in the fixed order (summed batch, then k) into a
  * single accumulator, whatever the tiling and thread count. */
-#include <omp.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -136,6 +135,28 @@ static void run_task(const mti_matmul_plan *p, int64_t ob, task_geometry g, bool
     }
 }
 
+typedef struct naive_job {
+    const mti_matmul_plan *p;
+    int64_t row_blocks, col_blocks;
+    bool accumulate;
+} naive_job;
+
+static void run_tasks(void *context, int64_t t, int64_t end)
+{
+    const naive_job *job = context;
+    const mti_matmul_plan *p = job->p;
+    const int64_t per_matrix = job->row_blocks * job->col_blocks;
+    for (; t < end; t++) {
+        int64_t ob = t / per_matrix, rest = t % per_matrix;
+        task_geometry g;
+        g.row0 = rest / job->col_blocks * TASK_ROWS;
+        g.col0 = rest % job->col_blocks * TASK_COLS;
+        g.rows = p->n - g.row0 < TASK_ROWS ? p->n - g.row0 : TASK_ROWS;
+        g.cols = p->m - g.col0 < TASK_COLS ? p->m - g.col0 : TASK_COLS;
+        run_task(p, ob, g, job->accumulate);
+    }
+}
+
 mt_status mti_naive_matmul(const mti_strided *out, const mti_strided *a, const mti_strided *b,
                            const mti_strided *bias, bool trans_a, bool trans_b, bool accumulate)
 {
@@ -147,20 +168,12 @@ mt_status mti_naive_matmul(const mti_strided *out, const mti_strided *a, const m
     const int64_t row_blocks = (p.n + TASK_ROWS - 1) / TASK_ROWS;
     const int64_t col_blocks = (p.m + TASK_COLS - 1) / TASK_COLS;
     const int64_t tasks = p.out_batches * row_blocks * col_blocks;
-    const int64_t flops = p.out_batches * p.sum_batches * p.n * p.m * p.k;
-    int threads = mti_threads_for(flops, FLOPS_PER_THREAD);
+    const double flops = (double)p.out_batches * (double)p.sum_batches * (double)p.n * (double)p.m * (double)p.k;
+    int threads = mti_threads_for(flops > 1e15 ? (int64_t)1e15 : (int64_t)flops, FLOPS_PER_THREAD);
     if (threads > tasks) threads = (int)tasks;
 
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-    for (int64_t t = 0; t < tasks; t++) {
-        int64_t ob = t / (row_blocks * col_blocks), rest = t % (row_blocks * col_blocks);
-        task_geometry g;
-        g.row0 = rest / col_blocks * TASK_ROWS;
-        g.col0 = rest % col_blocks * TASK_COLS;
-        g.rows = p.n - g.row0 < TASK_ROWS ? p.n - g.row0 : TASK_ROWS;
-        g.cols = p.m - g.col0 < TASK_COLS ? p.m - g.col0 : TASK_COLS;
-        run_task(&p, ob, g, accumulate);
-    }
+    naive_job job = {&p, row_blocks, col_blocks, accumulate};
+    mti_parallel_ranges(threads, tasks, run_tasks, &job);
 
     if (tracing) {
         static const char *const names[] = {"out", "a", "b"};

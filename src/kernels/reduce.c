@@ -10,7 +10,6 @@
  *     contiguous in the input (sum over dim 0 of a row-major matrix) a block of BLOCK outputs
  *     advances together, row by row, so memory is read in order. */
 #include <math.h>
-#include <omp.h>
 
 #include "kernels/kernels.h"
 #include "kernels/layout.h"
@@ -112,63 +111,71 @@ static void reduce_block(mt_reduce_op op, float *o, int64_t os, const float *a, 
     for (int64_t k = 0; k < count; k++) o[k * os] = acc[k];
 }
 
+typedef struct reduce_job {
+    mti_layout layout;
+    mt_reduce_op op;
+    int64_t n, stride;
+    bool contiguous, blocked;
+} reduce_job;
+
+static void reduce_items(void *context, int64_t item, int64_t end)
+{
+    const reduce_job *job = context;
+    const mti_layout *l = &job->layout;
+    const int64_t os = l->strides[0][l->ndim - 1], as = l->strides[1][l->ndim - 1];
+    mti_cursor c;
+    mti_cursor_seek(l, &c, item);
+    for (; item < end; item++, mti_cursor_next(l, &c)) {
+        float *o = mti_cursor_ptr(l, &c, 0);
+        const float *a = mti_cursor_ptr(l, &c, 1);
+        int64_t length = mti_cursor_length(l, &c);
+        if (job->blocked) {
+            reduce_block(job->op, o, os, a, length, job->n, job->stride);
+        } else if (job->contiguous) {
+            for (int64_t i = 0; i < length; i++) o[i * os] = reduce_contiguous(job->op, a + i * as, job->n);
+        } else {
+            for (int64_t i = 0; i < length; i++)
+                o[i * os] = reduce_strided(job->op, a + i * as, job->n, job->stride);
+        }
+    }
+}
+
 void mti_naive_reduce(mt_reduce_op op, const mti_strided *out, const mti_strided *in, int dim)
 {
     bool tracing = mti_tracing();
     double start = tracing ? mti_now_us() : 0;
-    const int64_t n = in->shape[dim], stride = n > 1 ? in->strides[dim] : 1;
+    reduce_job job = {.op = op, .n = in->shape[dim]};
+    job.stride = job.n > 1 ? in->strides[dim] : 1;
 
     /* Iterate over the output positions: the input with the reduced dim collapsed to size 1. */
     mti_strided outer_in = *in;
     outer_in.shape[dim] = 1;
     const mti_strided *views[2] = {out, &outer_in};
-    mti_layout probe;
-    mti_layout_init(&probe, 2, views, MTI_SEGMENT);
-    const bool contiguous = stride == 1;
-    const bool blocked = !contiguous && probe.strides[1][probe.ndim - 1] == 1 && probe.inner > 1;
-    mti_layout l;
-    mti_layout_init(&l, 2, views, blocked ? BLOCK : MTI_SEGMENT);
+    mti_layout *l = &job.layout;
+    mti_layout_init(l, 2, views, MTI_SEGMENT);
+    job.contiguous = job.stride == 1;
+    job.blocked = !job.contiguous && l->strides[1][l->ndim - 1] == 1 && l->inner > 1;
+    if (job.blocked) mti_layout_init(l, 2, views, BLOCK);
 
-    const int64_t outputs = l.items / l.segments * l.inner, total = outputs * n;
+    const int64_t outputs = l->items / l->segments * l->inner, total = outputs * job.n;
     int threads = mti_threads_for(total, WORK_PER_THREAD);
     const char *path;
-    if (contiguous && outputs < threads && n >= 2 * CHUNK) {
+    if (job.contiguous && outputs < threads && job.n >= 2 * CHUNK) {
         /* Few long outputs (sum_all): split each one's pieces across the threads. */
         path = "contiguous-split";
-        mti_cursor c = {0};
-        mti_cursor_seek(&l, &c, 0);
-        for (int64_t item = 0; item < l.items; item++, mti_cursor_next(&l, &c)) {
-            float *o = mti_cursor_ptr(&l, &c, 0);
-            const float *a = mti_cursor_ptr(&l, &c, 1);
-            for (int64_t i = 0; i < mti_cursor_length(&l, &c); i++)
-                o[i * l.strides[0][l.ndim - 1]] =
-                    reduce_contiguous_parallel(op, a + i * l.strides[1][l.ndim - 1], n, threads);
+        mti_cursor c;
+        mti_cursor_seek(l, &c, 0);
+        for (int64_t item = 0; item < l->items; item++, mti_cursor_next(l, &c)) {
+            float *o = mti_cursor_ptr(l, &c, 0);
+            const float *a = mti_cursor_ptr(l, &c, 1);
+            for (int64_t i = 0; i < mti_cursor_length(l, &c); i++)
+                o[i * l->strides[0][l->ndim - 1]] = reduce_contiguous_parallel(
+                    op, a + i * l->strides[1][l->ndim - 1], job.n, threads);
         }
     } else {
-        path = contiguous ? "contiguous" : blocked ? "blocked" : "strided";
-        if (threads > l.items) threads = (int)l.items;
-        const int64_t os = l.strides[0][l.ndim - 1], as = l.strides[1][l.ndim - 1];
-#pragma omp parallel num_threads(threads) if (threads > 1)
-        {
-            int64_t item, end;
-            mti_thread_share(l.items, omp_get_thread_num(), omp_get_num_threads(), &item, &end);
-            mti_cursor c = {0};
-            if (item < end) mti_cursor_seek(&l, &c, item);
-            for (; item < end; item++, mti_cursor_next(&l, &c)) {
-                float *o = mti_cursor_ptr(&l, &c, 0);
-                const float *a = mti_cursor_ptr(&l, &c, 1);
-                int64_t length = mti_cursor_length(&l, &c);
-                if (blocked) {
-                    reduce_block(op, o, os, a, length, n, stride);
-                } else if (contiguous) {
-                    for (int64_t i = 0; i < length; i++)
-                        o[i * os] = reduce_contiguous(op, a + i * as, n);
-                } else {
-                    for (int64_t i = 0; i < length; i++)
-                        o[i * os] = reduce_strided(op, a + i * as, n, stride);
-                }
-            }
-        }
+        path = job.contiguous ? "contiguous" : job.blocked ? "blocked" : "strided";
+        if (threads > l->items) threads = (int)l->items;
+        mti_parallel_ranges(threads, l->items, reduce_items, &job);
     }
     if (tracing) {
         static const char *const names[] = {"out", "in"};

@@ -77,12 +77,27 @@ void mt_linear_layer_free(mt_linear_layer *layer)
     layer->weight = layer->bias = NULL;
 }
 
-/* p -= rate * g over contiguous data, in place. */
-static void sgd_update(float *restrict p, const float *restrict g, int64_t n, float rate)
+typedef struct sgd_job {
+    float *p;
+    const float *g;
+    float rate;
+} sgd_job;
+
+static void sgd_range(void *context, int64_t begin, int64_t end)
 {
-    int threads = mti_threads_for(n, 1 << 16);
-#pragma omp parallel for simd num_threads(threads) if (threads > 1) schedule(static)
-    for (int64_t i = 0; i < n; i++) p[i] -= rate * g[i];
+    const sgd_job *job = context;
+    float *restrict p = job->p;
+    const float *restrict g = job->g;
+    const float rate = job->rate;
+#pragma omp simd
+    for (int64_t i = begin; i < end; i++) p[i] -= rate * g[i];
+}
+
+/* p -= rate * g over contiguous data, in place. */
+static void sgd_update(float *p, const float *g, int64_t n, float rate)
+{
+    sgd_job job = {p, g, rate};
+    mti_parallel_ranges(mti_threads_for(n, 1 << 16), n, sgd_range, &job);
 }
 
 mt_status mt_sgd_step(const mt_params *params, float rate)

@@ -43,6 +43,8 @@ static bool injected_failure(void)
 
 void mti_alloc_fail_after(int64_t n) { atomic_store(&fail_countdown, n < 0 ? -1 : n); }
 
+void mt_debug_fail_allocations_after(int64_t successes) { mti_alloc_fail_after(successes); }
+
 /* Rounds `bytes` up to its class size; *index receives the class. */
 static size_t size_class(size_t bytes, int *index)
 {
@@ -92,6 +94,12 @@ static void *system_alloc(size_t capacity)
     return p;
 }
 
+static void note_in_use_locked(int64_t bytes)
+{
+    stats.bytes_in_use += bytes;
+    if (stats.bytes_in_use > stats.peak_bytes_in_use) stats.peak_bytes_in_use = stats.bytes_in_use;
+}
+
 void *mti_buffer_alloc(size_t bytes, size_t *capacity)
 {
     if (bytes > ((size_t)1 << 62)) return NULL;
@@ -101,21 +109,22 @@ void *mti_buffer_alloc(size_t bytes, size_t *capacity)
     void *p = NULL;
     pthread_mutex_lock(&cache_lock);
     init_limit_locked();
-    if (free_lists[index]) {
+    if (free_lists[index]) { /* the common case: one lock round trip */
         cached_buffer *b = free_lists[index];
         free_lists[index] = b->next;
         stats.bytes_cached -= (int64_t)size;
         stats.cache_hits++;
-        p = b;
-    } else {
-        stats.cache_misses++;
+        note_in_use_locked((int64_t)size);
+        pthread_mutex_unlock(&cache_lock);
+        *capacity = size;
+        return b;
     }
+    stats.cache_misses++;
     pthread_mutex_unlock(&cache_lock);
-    if (!p) p = system_alloc(size);
+    p = system_alloc(size);
     if (!p) return NULL;
     pthread_mutex_lock(&cache_lock);
-    stats.bytes_in_use += (int64_t)size;
-    if (stats.bytes_in_use > stats.peak_bytes_in_use) stats.peak_bytes_in_use = stats.bytes_in_use;
+    note_in_use_locked((int64_t)size);
     pthread_mutex_unlock(&cache_lock);
     *capacity = size;
     return p;

@@ -14,6 +14,12 @@ mt_backend mti_backend(void);
  * 1 inside the caller's own parallel region or for small work, else up to mt_get_num_threads(). */
 int mti_threads_for(int64_t work, int64_t min_per_thread);
 
+/* Runs body(context, begin, end) over the items [0, items), split into equal contiguous ranges
+ * across `threads` threads. With one thread it is a plain call: no OpenMP region is entered
+ * (entering one costs microseconds, more than a small operation). */
+typedef void (*mti_range_body)(void *context, int64_t begin, int64_t end);
+void mti_parallel_ranges(int threads, int64_t items, mti_range_body body, void *context);
+
 /* Tracing: mti_tracing() is a cheap check; mti_trace_emit writes one line. */
 bool mti_tracing(void);
 void mti_trace_emit(const char *op, const char *path, const char *shapes, int threads, double us);

@@ -42,6 +42,21 @@ mt_status mt_set_num_threads(int threads)
     return MT_OK;
 }
 
+void mti_parallel_ranges(int threads, int64_t items, mti_range_body body, void *context)
+{
+    if (items <= 0) return;
+    if (threads <= 1 || items == 1) {
+        body(context, 0, items);
+        return;
+    }
+#pragma omp parallel num_threads(threads)
+    {
+        int64_t id = omp_get_thread_num(), count = omp_get_num_threads();
+        int64_t begin = items * id / count, end = items * (id + 1) / count;
+        if (begin < end) body(context, begin, end);
+    }
+}
+
 int mti_threads_for(int64_t work, int64_t min_per_thread)
 {
     if (omp_in_parallel()) return 1;

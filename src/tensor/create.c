@@ -1,6 +1,5 @@
 /* Public tensor creation: zeros, ones, full, from a buffer, scalars, seeded uniform random. */
 #include <math.h>
-#include <omp.h>
 #include <string.h>
 
 #include "runtime/error.h"
@@ -8,11 +7,33 @@
 #include "runtime/runtime.h"
 #include "tensor/tensor_impl.h"
 
+typedef struct fill_job {
+    float *data;
+    float value, low, span;
+    uint64_t key;
+} fill_job;
+
+static void fill_range(void *context, int64_t begin, int64_t end)
+{
+    const fill_job *job = context;
+    for (int64_t i = begin; i < end; i++) job->data[i] = job->value;
+}
+
+static void uniform_range(void *context, int64_t begin, int64_t end)
+{
+    const fill_job *job = context;
+    const float high = job->low + job->span;
+    for (int64_t i = begin; i < end; i++) {
+        /* element i depends only on (seed, i): the same values for any thread count */
+        float value = job->low + job->span * mti_random_unit(job->key, (uint64_t)i);
+        job->data[i] = value < high ? value : job->low; /* rounding must not reach `high` */
+    }
+}
+
 static void fill(float *data, int64_t n, float value)
 {
-    int threads = mti_threads_for(n, (int64_t)1 << 20);
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-    for (int64_t i = 0; i < n; i++) data[i] = value;
+    fill_job job = {.data = data, .value = value};
+    mti_parallel_ranges(mti_threads_for(n, (int64_t)1 << 20), n, fill_range, &job);
 }
 
 mt_tensor *mti_tensor_full(const char *fn, int ndim, const int64_t *shape, float value)
@@ -60,16 +81,9 @@ mt_tensor *mti_tensor_uniform(const char *fn, int ndim, const int64_t *shape, fl
     }
     mt_tensor *t = mti_tensor_empty(fn, ndim, shape);
     if (!t) return NULL;
-    float *data = t->storage->data;
-    const uint64_t key = mti_random_key(seed); /* element i depends only on (seed, i) */
-    const float span = high - low;
-    int64_t n = t->numel;
-    int threads = mti_threads_for(n, (int64_t)1 << 18);
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-    for (int64_t i = 0; i < n; i++) {
-        float value = low + span * mti_random_unit(key, (uint64_t)i);
-        data[i] = value < high ? value : low; /* rounding must not reach `high` */
-    }
+    fill_job job = {.data = t->storage->data, .low = low, .span = high - low,
+                    .key = mti_random_key(seed)};
+    mti_parallel_ranges(mti_threads_for(t->numel, (int64_t)1 << 18), t->numel, uniform_range, &job);
     return t;
 }
 

@@ -1,0 +1,45 @@
+# Installation: the library (+ SONAME links), headers, CMake package, pkg-config file.
+include(CMakePackageConfigHelpers)
+
+set(MINITORCH_INSTALL_TARGETS minitorch)
+if(MINITORCH_BUILD_STATIC)
+  list(APPEND MINITORCH_INSTALL_TARGETS minitorch_static)
+endif()
+install(TARGETS ${MINITORCH_INSTALL_TARGETS} EXPORT minitorchTargets
+  LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
+  INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/minitorch DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+
+set(MINITORCH_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/minitorch)
+install(EXPORT minitorchTargets NAMESPACE minitorch:: DESTINATION ${MINITORCH_CMAKE_DIR})
+configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/minitorchConfig.cmake.in
+  ${PROJECT_BINARY_DIR}/minitorchConfig.cmake INSTALL_DESTINATION ${MINITORCH_CMAKE_DIR})
+# 0.x: minor versions may change the API
+write_basic_package_version_file(${PROJECT_BINARY_DIR}/minitorchConfigVersion.cmake
+  COMPATIBILITY SameMinorVersion)
+install(FILES ${PROJECT_BINARY_DIR}/minitorchConfig.cmake
+  ${PROJECT_BINARY_DIR}/minitorchConfigVersion.cmake
+  ${PROJECT_SOURCE_DIR}/third_party/cmake/FindOpenBLASOpenMP.cmake
+  DESTINATION ${MINITORCH_CMAKE_DIR})
+
+# pkg-config paths. With a relative libdir the file is relocatable: prefix is found from the
+# .pc file's own folder (${pcfiledir}), so `cmake --install --prefix DIR` works; absolute install
+# dirs are written as given.
+if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}")
+  set(MINITORCH_PC_PREFIX "${CMAKE_INSTALL_PREFIX}")
+else()
+  file(RELATIVE_PATH _pc_to_prefix "/root/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/root")
+  string(REGEX REPLACE "/$" "" _pc_to_prefix "${_pc_to_prefix}")
+  set(MINITORCH_PC_PREFIX "\${pcfiledir}/${_pc_to_prefix}")
+endif()
+foreach(kind LIBDIR INCLUDEDIR)
+  if(IS_ABSOLUTE "${CMAKE_INSTALL_${kind}}")
+    set(MINITORCH_PC_${kind} "${CMAKE_INSTALL_${kind}}")
+  else()
+    set(MINITORCH_PC_${kind} "\${prefix}/${CMAKE_INSTALL_${kind}}")
+  endif()
+endforeach()
+configure_file(${PROJECT_SOURCE_DIR}/cmake/minitorch.pc.in ${PROJECT_BINARY_DIR}/minitorch.pc @ONLY)
+install(FILES ${PROJECT_BINARY_DIR}/minitorch.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
