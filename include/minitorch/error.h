@@ -27,7 +27,7 @@ typedef enum mt_status {
     MT_ERR_BROADCAST,       /* shapes cannot be broadcast together */
     MT_ERR_INDEX,           /* an index or dimension is out of range */
     MT_ERR_NOT_CONTIGUOUS,  /* the operation needs a contiguous tensor */
-    MT_ERR_OVERFLOW,        /* an element count or byte size does not fit in 64 bits */
+    MT_ERR_OVERFLOW,        /* an element count above 2^60, or a size that does not fit */
     MT_ERR_NO_MEMORY,       /* an allocation failed */
     MT_ERR_AUTODIFF,        /* backward or gradient misuse */
     MT_ERR_SCOPE,           /* scope misuse: ending scopes out of order, releasing a scope's reference */

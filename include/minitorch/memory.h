@@ -42,13 +42,14 @@ MT_API mt_status mt_release(mt_tensor *t);
 /** A scope handle; only compare it or pass it to mt_scope_end. */
 typedef struct mt_scope {
     int depth;
+    unsigned serial; /* distinguishes a scope from an earlier one at the same depth */
 } mt_scope;
 
 /** Opens a scope on this thread. Returns {.depth = -1} with MT_ERR_NO_MEMORY if it cannot. */
 MT_API mt_scope mt_scope_begin(void);
 
 /** Closes the innermost scope, dropping the references it recorded. `scope` must be that
- *  innermost scope (MT_ERR_SCOPE otherwise: ending out of order or twice). */
+ *  innermost scope (MT_ERR_SCOPE otherwise: ending out of order or twice, or a stale handle). */
 MT_API mt_status mt_scope_end(mt_scope scope);
 
 /** Number of scopes open on this thread. */

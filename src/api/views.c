@@ -165,8 +165,10 @@ mt_tensor *mt_narrow(mt_tensor *t, int dim, int64_t start, int64_t length)
     int d;
     if (mti_check_dim(fn, t->ndim, dim, &d) != MT_OK) return NULL;
     if (start < 0 || length < 1 || start > t->shape[d] - length) {
-        mti_fail(MT_ERR_INDEX, fn, "elements %lld..%lld are out of range for dim %d of size %lld",
-                 (long long)start, (long long)(start + length - 1), d, (long long)t->shape[d]);
+        mti_fail(MT_ERR_INDEX, fn,
+                 "start %lld, length %lld is out of range for dim %d of size %lld (need start >= 0, "
+                 "length >= 1, start + length <= size)",
+                 (long long)start, (long long)length, d, (long long)t->shape[d]);
         return NULL;
     }
     int64_t shape[MT_MAX_DIMS];

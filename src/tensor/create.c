@@ -9,7 +9,8 @@
 
 typedef struct fill_job {
     float *data;
-    float value, low, span;
+    float value, low, high;
+    double span;
     uint64_t key;
 } fill_job;
 
@@ -22,11 +23,11 @@ static void fill_range(void *context, int64_t begin, int64_t end)
 static void uniform_range(void *context, int64_t begin, int64_t end)
 {
     const fill_job *job = context;
-    const float high = job->low + job->span;
     for (int64_t i = begin; i < end; i++) {
-        /* element i depends only on (seed, i): the same values for any thread count */
-        float value = job->low + job->span * mti_random_unit(job->key, (uint64_t)i);
-        job->data[i] = value < high ? value : job->low; /* rounding must not reach `high` */
+        /* element i depends only on (seed, i): the same values for any thread count; double
+         * arithmetic keeps a span as wide as [-FLT_MAX, FLT_MAX) from overflowing */
+        float value = (float)(job->low + job->span * (double)mti_random_unit(job->key, (uint64_t)i));
+        job->data[i] = value < job->high ? value : job->low; /* rounding must not reach high */
     }
 }
 
@@ -81,8 +82,8 @@ mt_tensor *mti_tensor_uniform(const char *fn, int ndim, const int64_t *shape, fl
     }
     mt_tensor *t = mti_tensor_empty(fn, ndim, shape);
     if (!t) return NULL;
-    fill_job job = {.data = t->storage->data, .low = low, .span = high - low,
-                    .key = mti_random_key(seed)};
+    fill_job job = {.data = t->storage->data, .low = low, .high = high,
+                    .span = (double)high - (double)low, .key = mti_random_key(seed)};
     mti_parallel_ranges(mti_threads_for(t->numel, (int64_t)1 << 18), t->numel, uniform_range, &job);
     return t;
 }

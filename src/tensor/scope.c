@@ -5,11 +5,17 @@
 #include "runtime/error.h"
 #include "tensor/tensor_impl.h"
 
+typedef struct scope_frame {
+    size_t start;    /* first item of the scope */
+    unsigned serial; /* the handle's serial */
+} scope_frame;
+
 typedef struct scope_stack {
     mt_tensor **items;
     size_t count, capacity;
-    size_t *starts; /* starts[d]: first item of scope d */
+    scope_frame *frames;
     int depth, depth_capacity;
+    unsigned next_serial;
 } scope_stack;
 
 static _Thread_local scope_stack scopes;
@@ -37,33 +43,36 @@ mt_scope mt_scope_begin(void)
 {
     if (scopes.depth == scopes.depth_capacity) {
         int capacity = scopes.depth_capacity ? scopes.depth_capacity * 2 : 16;
-        size_t *starts = mti_realloc(scopes.starts, (size_t)capacity * sizeof *starts);
-        if (!starts) {
+        scope_frame *frames = mti_realloc(scopes.frames, (size_t)capacity * sizeof *frames);
+        if (!frames) {
             mti_fail(MT_ERR_NO_MEMORY, "mt_scope_begin", "cannot open scope %d", scopes.depth + 1);
-            return (mt_scope){-1};
+            return (mt_scope){-1, 0};
         }
-        scopes.starts = starts;
+        scopes.frames = frames;
         scopes.depth_capacity = capacity;
     }
-    scopes.starts[scopes.depth] = scopes.count;
-    return (mt_scope){++scopes.depth};
+    unsigned serial = ++scopes.next_serial;
+    scopes.frames[scopes.depth] = (scope_frame){scopes.count, serial};
+    return (mt_scope){++scopes.depth, serial};
 }
 
 mt_status mt_scope_end(mt_scope scope)
 {
     if (scopes.depth == 0)
         return mti_fail(MT_ERR_SCOPE, "mt_scope_end", "no scope is open on this thread");
-    if (scope.depth != scopes.depth)
+    if (scope.depth != scopes.depth || scope.serial != scopes.frames[scopes.depth - 1].serial)
         return mti_fail(MT_ERR_SCOPE, "mt_scope_end",
-                        "scope %d is not the innermost open scope (%d): end scopes in reverse "
-                        "order, once each",
-                        scope.depth, scopes.depth);
-    size_t start = scopes.starts[--scopes.depth];
+                        "scope %d (serial %u) is not the innermost open scope (%d, serial %u): end "
+                        "scopes in reverse order, once each",
+                        scope.depth, scope.serial, scopes.depth,
+                        scopes.frames[scopes.depth - 1].serial);
+    size_t start = scopes.frames[--scopes.depth].start;
     while (scopes.count > start) mti_unhold(scopes.items[--scopes.count]);
     if (scopes.depth == 0) { /* give the arrays back so a finished thread leaves nothing behind */
+        unsigned serial = scopes.next_serial;
         mti_free(scopes.items);
-        mti_free(scopes.starts);
-        scopes = (scope_stack){0};
+        mti_free(scopes.frames);
+        scopes = (scope_stack){.next_serial = serial};
     }
     return MT_OK;
 }
