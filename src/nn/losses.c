@@ -45,9 +45,11 @@ mt_tensor *mt_loss_bce_with_logits(mt_tensor *z, mt_tensor *y)
 {
     if (same_shapes("mt_loss_bce_with_logits", z, y) != MT_OK) return NULL;
     mt_scope s = mt_scope_begin();
-    /* max(z, 0) - z y + log(1 + exp(-|z|)): exp never sees a positive argument */
-    mt_tensor *positive = mt_relu(z);
-    mt_tensor *abs_z = mt_add(positive, mt_relu(mt_neg(z)));
+    /* max(z, 0) - z y + log(1 + exp(-|z|)): exp never sees a positive argument. max(z, 0) is
+     * written (z + |z|) / 2 so that at z = 0 the kinks of max and |z| cancel and the gradient is
+     * the true sigmoid(0) - y. */
+    mt_tensor *abs_z = mt_add(mt_relu(z), mt_relu(mt_neg(z)));
+    mt_tensor *positive = mt_mul_scalar(mt_add(z, abs_z), 0.5f);
     mt_tensor *softplus = mt_log(mt_add_scalar(mt_exp(mt_neg(abs_z)), 1.0f));
     mt_tensor *loss = mt_mean_all(mt_add(mt_sub(positive, mt_mul(z, y)), softplus));
     return finish(s, loss);
