@@ -3,12 +3,16 @@
  * Determinism: every output is reduced by one fixed sequence of operations that depends only on
  * the shapes and strides, never on the thread count:
  *   - reduced dim contiguous: 32 interleaved partial results (so the loop vectorizes), combined in
- *     a fixed tree; vectors longer than CHUNK are cut into CHUNK-element pieces whose results are
- *     folded in order — those pieces may run on different threads (this is how sum_all of a large
- *     tensor uses every core);
- *   - otherwise: a plain serial loop over the reduced dim, in order. When the outputs are
- *     contiguous in the input (sum over dim 0 of a row-major matrix) a block of BLOCK outputs
- *     advances together, row by row, so memory is read in order. */
+ *     a fixed tree (vectors of at most SHORT elements: in order); vectors longer than CHUNK are
+ *     cut into CHUNK-element pieces whose results are folded in order;
+ *   - outputs contiguous in the input (sum over dim 0 of a row-major matrix): a block of BLOCK
+ *     outputs advances together, row by row, so memory is read in order; more than ROW_CHUNK
+ *     rows are cut into ROW_CHUNK-row pieces whose results are folded in order;
+ *   - otherwise: a plain serial loop over the reduced dim.
+ * Work is spread over outputs (each output on one thread); when there are fewer outputs than
+ * threads, the pieces of each output are spread instead — the same pieces, folded in the same
+ * order, so the result is bitwise the same either way. This is how sum_all of a large tensor, or
+ * a sum over the long dim of a (70000, 3) tensor, uses every core. */
 #include <math.h>
 
 #include "kernels/kernels.h"
@@ -16,11 +20,14 @@
 #include "kernels/scalar_ops.h"
 #include "runtime/runtime.h"
 
-#define WORK_PER_THREAD 32768
+#define WORK_PER_THREAD 32768 /* terms; below this a thread is not worth waking */
+#define WORK_PER_ITEM 65536   /* terms per work item when spreading outputs over threads */
 #define LANES 32
 #define CHUNK 65536
 #define BLOCK 64
-#define MAX_PARALLEL_CHUNKS 1024
+#define ROW_CHUNK 2048
+#define ROUND 64 /* pieces computed in parallel per round (their partials live on the stack) */
+#define SHORT 8  /* contiguous vectors this short are summed in order, without lanes */
 
 #define REDUCE_CASES(LOOP)                    \
     case MT_OP_SUM: LOOP(mti_add_f); break;   \
@@ -41,7 +48,9 @@ static float start_value(mt_reduce_op op)
     return op == MT_OP_SUM ? 0.0f : op == MT_OP_PROD ? 1.0f : -INFINITY;
 }
 
-/* Reduces n contiguous floats with LANES interleaved accumulators, combined as a tree. */
+/* ---- the three per-output algorithms ---- */
+
+/* n contiguous floats with LANES interleaved accumulators, combined as a tree. */
 static float reduce_lanes(mt_reduce_op op, const float *a, int64_t n)
 {
     float acc[LANES];
@@ -59,33 +68,6 @@ static float reduce_lanes(mt_reduce_op op, const float *a, int64_t n)
     return acc[0];
 }
 
-/* A contiguous vector of any length: CHUNK pieces folded in order. */
-static float reduce_contiguous(mt_reduce_op op, const float *a, int64_t n)
-{
-    float acc = reduce_lanes(op, a, n < CHUNK ? n : CHUNK);
-    for (int64_t i = CHUNK; i < n; i += CHUNK)
-        acc = apply(op, acc, reduce_lanes(op, a + i, n - i < CHUNK ? n - i : CHUNK));
-    return acc;
-}
-
-/* The same result as reduce_contiguous, with the pieces spread over threads. */
-static float reduce_contiguous_parallel(mt_reduce_op op, const float *a, int64_t n, int threads)
-{
-    float partial[MAX_PARALLEL_CHUNKS];
-    int64_t chunks = (n + CHUNK - 1) / CHUNK;
-    float acc = 0.0f;
-    for (int64_t first = 0; first < chunks; first += MAX_PARALLEL_CHUNKS) {
-        int64_t count = chunks - first < MAX_PARALLEL_CHUNKS ? chunks - first : MAX_PARALLEL_CHUNKS;
-#pragma omp parallel for num_threads(threads) schedule(static)
-        for (int64_t c = 0; c < count; c++) {
-            int64_t begin = (first + c) * CHUNK;
-            partial[c] = reduce_lanes(op, a + begin, n - begin < CHUNK ? n - begin : CHUNK);
-        }
-        for (int64_t c = 0; c < count; c++) acc = first + c == 0 ? partial[0] : apply(op, acc, partial[c]);
-    }
-    return acc;
-}
-
 static float reduce_strided(mt_reduce_op op, const float *a, int64_t n, int64_t stride)
 {
     float acc = a[0];
@@ -95,21 +77,66 @@ static float reduce_strided(mt_reduce_op op, const float *a, int64_t n, int64_t 
     return acc;
 }
 
-/* `count` (<= BLOCK) neighbouring outputs whose inputs are contiguous, reduced row by row. */
-static void reduce_block(mt_reduce_op op, float *o, int64_t os, const float *a, int64_t count,
-                         int64_t n, int64_t stride)
+/* Rows [j0, j1) of `count` (<= BLOCK) neighbouring outputs whose inputs are contiguous. */
+static void block_rows(mt_reduce_op op, float *acc, const float *a, int64_t count, int64_t j0,
+                       int64_t j1, int64_t stride)
 {
-    float acc[BLOCK];
-    for (int64_t k = 0; k < count; k++) acc[k] = a[k];
+    for (int64_t k = 0; k < count; k++) acc[k] = a[j0 * stride + k];
 #define LOOP(F)                                                                 \
-    for (int64_t j = 1; j < n; j++) {                                           \
+    for (int64_t j = j0 + 1; j < j1; j++) {                                     \
         const float *row = a + j * stride;                                      \
         _Pragma("omp simd") for (int64_t k = 0; k < count; k++) acc[k] = F(acc[k], row[k]); \
     }
     switch (op) { REDUCE_CASES(LOOP); }
 #undef LOOP
-    for (int64_t k = 0; k < count; k++) o[k * os] = acc[k];
 }
+
+/* ---- pieces: a long reduction is the in-order fold of its pieces ---- */
+
+typedef struct piece_job {
+    mt_reduce_op op;
+    const float *a;
+    int64_t n, stride, count; /* count > 0: a block of outputs (rows of ROW_CHUNK); 0: lanes */
+    int64_t first;            /* first piece of this round */
+    float (*partial)[BLOCK];
+} piece_job;
+
+static void compute_pieces(void *context, int64_t begin, int64_t end)
+{
+    const piece_job *job = context;
+    for (int64_t p = begin; p < end; p++) {
+        int64_t piece = job->first + p;
+        if (job->count > 0) {
+            int64_t j0 = piece * ROW_CHUNK, j1 = j0 + ROW_CHUNK < job->n ? j0 + ROW_CHUNK : job->n;
+            block_rows(job->op, job->partial[p], job->a, job->count, j0, j1, job->stride);
+        } else {
+            int64_t i0 = piece * CHUNK, len = job->n - i0 < CHUNK ? job->n - i0 : CHUNK;
+            job->partial[p][0] = reduce_lanes(job->op, job->a + i0, len);
+        }
+    }
+}
+
+/* Reduces one output (count == 0: contiguous vector) or one block of `count` outputs by folding
+ * its pieces in order; the pieces of each round run on `threads` threads. */
+static void fold_pieces(mt_reduce_op op, float *o, int64_t os, const float *a, int64_t count,
+                        int64_t n, int64_t stride, int threads)
+{
+    const int64_t piece_len = count > 0 ? ROW_CHUNK : CHUNK;
+    const int64_t pieces = (n + piece_len - 1) / piece_len;
+    const int64_t width = count > 0 ? count : 1;
+    float partial[ROUND][BLOCK], acc[BLOCK];
+    piece_job job = {op, a, n, stride, count, 0, partial};
+    for (job.first = 0; job.first < pieces; job.first += ROUND) {
+        int64_t round = pieces - job.first < ROUND ? pieces - job.first : ROUND;
+        mti_parallel_ranges(threads < round ? threads : (int)round, round, compute_pieces, &job);
+        for (int64_t p = 0; p < round; p++)
+            for (int64_t k = 0; k < width; k++)
+                acc[k] = job.first + p == 0 ? partial[0][k] : apply(op, acc[k], partial[p][k]);
+    }
+    for (int64_t k = 0; k < width; k++) o[k * os] = acc[k];
+}
+
+/* ---- driver ---- */
 
 typedef struct reduce_job {
     mti_layout layout;
@@ -129,10 +156,19 @@ static void reduce_items(void *context, int64_t item, int64_t end)
         float *o = mti_cursor_ptr(l, &c, 0);
         const float *a = mti_cursor_ptr(l, &c, 1);
         int64_t length = mti_cursor_length(l, &c);
-        if (job->blocked) {
-            reduce_block(job->op, o, os, a, length, job->n, job->stride);
+        if (job->blocked && job->n <= ROW_CHUNK) { /* one piece: no fold needed */
+            float acc[BLOCK];
+            block_rows(job->op, acc, a, length, 0, job->n, job->stride);
+            for (int64_t k = 0; k < length; k++) o[k * os] = acc[k];
+        } else if (job->blocked) {
+            fold_pieces(job->op, o, os, a, length, job->n, job->stride, 1);
+        } else if (job->contiguous && job->n <= SHORT) {
+            for (int64_t i = 0; i < length; i++) o[i * os] = reduce_strided(job->op, a + i * as, job->n, 1);
+        } else if (job->contiguous && job->n <= CHUNK) {
+            for (int64_t i = 0; i < length; i++) o[i * os] = reduce_lanes(job->op, a + i * as, job->n);
         } else if (job->contiguous) {
-            for (int64_t i = 0; i < length; i++) o[i * os] = reduce_contiguous(job->op, a + i * as, job->n);
+            for (int64_t i = 0; i < length; i++)
+                fold_pieces(job->op, o + i * os, os, a + i * as, 0, job->n, 1, 1);
         } else {
             for (int64_t i = 0; i < length; i++)
                 o[i * os] = reduce_strided(job->op, a + i * as, job->n, job->stride);
@@ -146,6 +182,7 @@ void mti_naive_reduce(mt_reduce_op op, const mti_strided *out, const mti_strided
     double start = tracing ? mti_now_us() : 0;
     reduce_job job = {.op = op, .n = in->shape[dim]};
     job.stride = job.n > 1 ? in->strides[dim] : 1;
+    job.contiguous = job.stride == 1;
 
     /* Iterate over the output positions: the input with the reduced dim collapsed to size 1. */
     mti_strided outer_in = *in;
@@ -153,29 +190,35 @@ void mti_naive_reduce(mt_reduce_op op, const mti_strided *out, const mti_strided
     const mti_strided *views[2] = {out, &outer_in};
     mti_layout *l = &job.layout;
     mti_layout_init(l, 2, views, MTI_SEGMENT);
-    job.contiguous = job.stride == 1;
     job.blocked = !job.contiguous && l->strides[1][l->ndim - 1] == 1 && l->inner > 1;
-    if (job.blocked) mti_layout_init(l, 2, views, BLOCK);
+    /* Items: BLOCK outputs in the blocked path, else about WORK_PER_ITEM terms' worth. Item
+     * boundaries do not change any output's arithmetic, only which thread computes it. */
+    int64_t per_item = job.n >= WORK_PER_ITEM ? 1 : WORK_PER_ITEM / job.n;
+    mti_layout_init(l, 2, views, job.blocked ? BLOCK : per_item < MTI_SEGMENT ? per_item : MTI_SEGMENT);
 
     const int64_t outputs = l->items / l->segments * l->inner, total = outputs * job.n;
     int threads = mti_threads_for(total, WORK_PER_THREAD);
-    const char *path;
-    if (job.contiguous && outputs < threads && job.n >= 2 * CHUNK) {
-        /* Few long outputs (sum_all): split each one's pieces across the threads. */
-        path = "contiguous-split";
+    const int64_t piece_len = job.blocked ? ROW_CHUNK : CHUNK;
+    const char *path = job.contiguous ? "contiguous" : job.blocked ? "blocked" : "strided";
+    if (!(job.contiguous || job.blocked) || l->items >= threads || job.n < 2 * piece_len) {
+        if (threads > l->items) threads = (int)l->items;
+        mti_parallel_ranges(threads, l->items, reduce_items, &job);
+    } else {
+        /* fewer work items than threads, each long: spread each one's pieces instead */
+        path = job.contiguous ? "contiguous-split" : "blocked-split";
+        const int64_t os = l->strides[0][l->ndim - 1], as = l->strides[1][l->ndim - 1];
         mti_cursor c;
         mti_cursor_seek(l, &c, 0);
         for (int64_t item = 0; item < l->items; item++, mti_cursor_next(l, &c)) {
             float *o = mti_cursor_ptr(l, &c, 0);
             const float *a = mti_cursor_ptr(l, &c, 1);
-            for (int64_t i = 0; i < mti_cursor_length(l, &c); i++)
-                o[i * l->strides[0][l->ndim - 1]] = reduce_contiguous_parallel(
-                    op, a + i * l->strides[1][l->ndim - 1], job.n, threads);
+            int64_t length = mti_cursor_length(l, &c);
+            if (job.blocked)
+                fold_pieces(op, o, os, a, length, job.n, job.stride, threads);
+            else
+                for (int64_t i = 0; i < length; i++)
+                    fold_pieces(op, o + i * os, os, a + i * as, 0, job.n, 1, threads);
         }
-    } else {
-        path = job.contiguous ? "contiguous" : job.blocked ? "blocked" : "strided";
-        if (threads > l->items) threads = (int)l->items;
-        mti_parallel_ranges(threads, l->items, reduce_items, &job);
     }
     if (tracing) {
         static const char *const names[] = {"out", "in"};

@@ -490,3 +490,55 @@ int t_trace_max_threads(const char *text, const char *op)
     }
     return best;
 }
+
+/* ---- additions for the reliability suites ---- */
+
+#include <stdarg.h>
+
+#define T_VIOLATION_TEXT 8192
+static int t_violations;
+static char t_violation_text[T_VIOLATION_TEXT];
+
+void t_violation(const char *fmt, ...)
+{
+    t_violations++;
+    size_t used = strlen(t_violation_text);
+    if (t_violations > 25 || used + 2 >= sizeof t_violation_text) return;
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(t_violation_text + used, sizeof t_violation_text - used - 1, fmt, args);
+    va_end(args);
+    used = strlen(t_violation_text);
+    t_violation_text[used] = '\n';
+    t_violation_text[used + 1] = '\0';
+}
+
+int t_violation_count(void) { return t_violations; }
+
+void t_violations_check(const char *what)
+{
+    cr_assert_eq(t_violations, 0, "%s: %d violation(s)%s:\n%s", what, t_violations,
+                 t_violations > 25 ? " (first 25)" : "", t_violation_text);
+}
+
+int64_t t_live_tensors(void)
+{
+    mt_memory_stats stats;
+    cr_assert_eq(mt_memory_get_stats(&stats), MT_OK);
+    return stats.live_tensors;
+}
+
+bool t_error_names(const char *fn)
+{
+    const char *m = mt_last_error();
+    size_t n;
+    if (fn) {
+        n = strlen(fn);
+        if (strncmp(m, fn, n) != 0) return false;
+    } else {
+        if (strncmp(m, "mt_", 3) != 0) return false;
+        n = strspn(m, "abcdefghijklmnopqrstuvwxyz_0123456789");
+        if (n <= 3) return false;
+    }
+    return m[n] == ':' && m[n + 1] == ' ' && m[n + 2] != '\0';
+}

@@ -123,4 +123,16 @@ char *t_trace_end(t_trace *tr);
 /* The largest "threads=N" among the captured lines whose op is `op` ("op=<op> "); 0 if none. */
 int t_trace_max_threads(const char *text, const char *op);
 
+/* ---- additions for the reliability suites (alloc, api contract, threads, numerics) ---- */
+/* A list of contract violations collected while a test goes on, so one run reports every
+ * violating case instead of stopping at the first. Main thread only. */
+void t_violation(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int t_violation_count(void);
+/* Fails the test (listing the first violations) when any was recorded under `what`. */
+void t_violations_check(const char *what);
+/* Live tensor objects (mt_memory_get_stats). */
+int64_t t_live_tensors(void);
+/* True when mt_last_error() is "<fn>: <description>"; with fn NULL, any "mt_<name>: ...". */
+bool t_error_names(const char *fn);
+
 #endif
