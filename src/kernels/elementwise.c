@@ -82,8 +82,11 @@ static void zip_row(mt_binary_op op, float *o, int64_t os, const float *a, int64
 
 /* ---- drivers ---- */
 
+static bool wants_tiles(const mti_layout *l);
+
 static const char *path_name(const mti_layout *l, int threads, int64_t work)
 {
+    if (wants_tiles(l)) return threads == 1 && work < WORK_PER_THREAD * 2 ? "tiled/serial-small" : "tiled";
     bool aligned = l->ndim == 1 && !l->broadcast;
     for (int k = 0; k < l->count && aligned; k++) aligned = l->strides[k][0] == 1;
     bool small = threads == 1 && work < WORK_PER_THREAD * 2;
@@ -109,7 +112,111 @@ static void trace(const char *op, const mti_layout *l, int threads, int64_t work
 typedef struct elementwise_job {
     mti_layout layout;
     int op;
+    /* tiled iteration (an input is transposed relative to the output) */
+    bool tiled;
+    int64_t tiles_i, tiles_j;
 } elementwise_job;
+
+/* An input read across rows (a transposed view) touches a new cache line per element; walking
+ * TILE x TILE tiles of the last two dims reuses each line TILE times instead of once. */
+#define TILE 64
+
+static bool wants_tiles(const mti_layout *l)
+{
+    if (l->ndim < 2 || l->strides[0][l->ndim - 1] != 1 || l->shape[l->ndim - 2] < TILE / 2) return false;
+    for (int k = 1; k < l->count; k++)
+        if (l->strides[k][l->ndim - 1] > 16) return true;
+    return false;
+}
+
+/* Pointers to the first element of tile `item` for each operand, its rows and its width. */
+static void tile_origin(const elementwise_job *job, int64_t item, float **ptr, int64_t *rows,
+                        int64_t *width)
+{
+    const mti_layout *l = &job->layout;
+    const int nd = l->ndim;
+    int64_t tj = item % job->tiles_j, rest = item / job->tiles_j;
+    int64_t ti = rest % job->tiles_i, outer = rest / job->tiles_i;
+    for (int k = 0; k < l->count; k++)
+        ptr[k] = l->base[k] + ti * TILE * l->strides[k][nd - 2] + tj * TILE * l->strides[k][nd - 1];
+    for (int d = nd - 3; d >= 0; d--) {
+        int64_t index = outer % l->shape[d];
+        outer /= l->shape[d];
+        for (int k = 0; k < l->count; k++) ptr[k] += index * l->strides[k][d];
+    }
+    *rows = l->shape[nd - 2] - ti * TILE < TILE ? l->shape[nd - 2] - ti * TILE : TILE;
+    *width = l->shape[nd - 1] - tj * TILE < TILE ? l->shape[nd - 1] - tj * TILE : TILE;
+}
+
+/* Copies the rows x width tile of operand k into `buffer` (row-major, TILE wide) when it is
+ * read across rows, reading it along its contiguous direction; the tile then feeds the
+ * contiguous row loops. Returns the pointer and strides to read the tile with. */
+static const float *tile_input(const mti_layout *l, int k, const float *p, int64_t rows,
+                               int64_t width, float *buffer, int64_t *row_stride,
+                               int64_t *col_stride)
+{
+    const int nd = l->ndim;
+    const int64_t rs = l->strides[k][nd - 2], cs = l->strides[k][nd - 1];
+    if (cs <= 16) {
+        *row_stride = rs;
+        *col_stride = cs;
+        return p;
+    }
+    for (int64_t c = 0; c < width; c++)
+        for (int64_t r = 0; r < rows; r++) buffer[r * TILE + c] = p[r * rs + c * cs];
+    *row_stride = TILE;
+    *col_stride = 1;
+    return buffer;
+}
+
+static void map_tiles(void *context, int64_t item, int64_t end)
+{
+    const elementwise_job *job = context;
+    const mti_layout *l = &job->layout;
+    const int nd = l->ndim;
+    float buffer[TILE * TILE];
+    for (; item < end; item++) {
+        float *p[MTI_MAX_OPERANDS];
+        int64_t rows, width, ars, acs;
+        tile_origin(job, item, p, &rows, &width);
+        const float *a = tile_input(l, 1, p[1], rows, width, buffer, &ars, &acs);
+        for (int64_t r = 0; r < rows; r++)
+            map_row((mt_unary_op)job->op, p[0] + r * l->strides[0][nd - 2], l->strides[0][nd - 1],
+                    a + r * ars, acs, width);
+    }
+}
+
+static void zip_tiles(void *context, int64_t item, int64_t end)
+{
+    const elementwise_job *job = context;
+    const mti_layout *l = &job->layout;
+    const int nd = l->ndim;
+    float buffer_a[TILE * TILE], buffer_b[TILE * TILE];
+    for (; item < end; item++) {
+        float *p[MTI_MAX_OPERANDS];
+        int64_t rows, width, ars, acs, brs, bcs;
+        tile_origin(job, item, p, &rows, &width);
+        const float *a = tile_input(l, 1, p[1], rows, width, buffer_a, &ars, &acs);
+        const float *b = tile_input(l, 2, p[2], rows, width, buffer_b, &brs, &bcs);
+        for (int64_t r = 0; r < rows; r++)
+            zip_row((mt_binary_op)job->op, p[0] + r * l->strides[0][nd - 2], l->strides[0][nd - 1],
+                    a + r * ars, acs, b + r * brs, bcs, width);
+    }
+}
+
+/* Sets up tiling when it pays; returns the number of work items. */
+static int64_t plan_items(elementwise_job *job)
+{
+    mti_layout *l = &job->layout;
+    job->tiled = wants_tiles(l);
+    if (!job->tiled) return l->items;
+    const int nd = l->ndim;
+    job->tiles_i = (l->shape[nd - 2] + TILE - 1) / TILE;
+    job->tiles_j = (l->shape[nd - 1] + TILE - 1) / TILE;
+    int64_t outer = 1;
+    for (int d = 0; d < nd - 2; d++) outer *= l->shape[d];
+    return outer * job->tiles_i * job->tiles_j;
+}
 
 static void map_items(void *context, int64_t item, int64_t end)
 {
@@ -164,10 +271,10 @@ void mti_naive_map(mt_unary_op op, const mti_strided *out, const mti_strided *in
     elementwise_job job = {.op = op};
     mti_layout_init(&job.layout, 2, views, MTI_SEGMENT);
     const mti_layout *l = &job.layout;
-    int64_t work = l->items / l->segments * l->inner * op_cost(op);
+    int64_t work = l->items / l->segments * l->inner * op_cost(op), items = plan_items(&job);
     int threads = mti_threads_for(work, WORK_PER_THREAD);
-    if (threads > l->items) threads = (int)l->items;
-    mti_parallel_ranges(threads, l->items, map_items, &job);
+    if (threads > items) threads = (int)items;
+    mti_parallel_ranges(threads, items, job.tiled ? map_tiles : map_items, &job);
     if (tracing) trace(mti_unary_op_name(op), l, threads, work, start, 2, views);
 }
 
@@ -185,9 +292,9 @@ void mti_naive_zip(mt_binary_op op, const mti_strided *out, const mti_strided *a
     elementwise_job job = {.op = op};
     mti_layout_init(&job.layout, 3, views, MTI_SEGMENT);
     const mti_layout *l = &job.layout;
-    int64_t work = l->items / l->segments * l->inner;
+    int64_t work = l->items / l->segments * l->inner, items = plan_items(&job);
     int threads = mti_threads_for(work, WORK_PER_THREAD);
-    if (threads > l->items) threads = (int)l->items;
-    mti_parallel_ranges(threads, l->items, zip_items, &job);
+    if (threads > items) threads = (int)items;
+    mti_parallel_ranges(threads, items, job.tiled ? zip_tiles : zip_items, &job);
     if (tracing) trace(mti_binary_op_name(op), l, threads, work, start, 3, views);
 }
