@@ -1,0 +1,104 @@
+/* minitorch-bench: the plain C baseline loops (see loops.h). */
+#include "loops.h"
+
+#include <math.h>
+
+/* glibc has vector versions of expf (libmvec) but declares them only under -ffast-math; this
+ * declaration lets GCC call them from the `omp simd` loop below (needs -fno-math-errno). */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__)
+__attribute__((simd("notinbranch"))) float expf(float);
+#endif
+
+void loop_copy(float *restrict out, const float *restrict a, int64_t n, int threads)
+{
+#pragma omp parallel for simd num_threads(threads)
+    for (int64_t i = 0; i < n; i++) out[i] = a[i];
+}
+
+void loop_neg(float *restrict out, const float *restrict a, int64_t n, int threads)
+{
+#pragma omp parallel for simd num_threads(threads)
+    for (int64_t i = 0; i < n; i++) out[i] = -a[i];
+}
+
+void loop_sigmoid(float *restrict out, const float *restrict a, int64_t n, int threads)
+{
+#pragma omp parallel for simd num_threads(threads)
+    for (int64_t i = 0; i < n; i++) {
+        float x = a[i];
+        float e = expf(-fabsf(x));
+        float r = 1.0f / (1.0f + e);
+        out[i] = x >= 0.0f ? r : e * r;
+    }
+}
+
+void loop_add(float *restrict out, const float *restrict a, const float *restrict b, int64_t n,
+              int threads)
+{
+#pragma omp parallel for simd num_threads(threads)
+    for (int64_t i = 0; i < n; i++) out[i] = a[i] + b[i];
+}
+
+void loop_mul(float *restrict out, const float *restrict a, const float *restrict b, int64_t n,
+              int threads)
+{
+#pragma omp parallel for simd num_threads(threads)
+    for (int64_t i = 0; i < n; i++) out[i] = a[i] * b[i];
+}
+
+void loop_add_row(float *restrict out, const float *restrict a, const float *restrict row,
+                  int64_t rows, int64_t cols, int threads)
+{
+#pragma omp parallel for num_threads(threads)
+    for (int64_t i = 0; i < rows; i++) {
+#pragma omp simd
+        for (int64_t j = 0; j < cols; j++) out[i * cols + j] = a[i * cols + j] + row[j];
+    }
+}
+
+void loop_add_col(float *restrict out, const float *restrict a, const float *restrict col,
+                  int64_t rows, int64_t cols, int threads)
+{
+#pragma omp parallel for num_threads(threads)
+    for (int64_t i = 0; i < rows; i++) {
+        const float c = col[i];
+#pragma omp simd
+        for (int64_t j = 0; j < cols; j++) out[i * cols + j] = a[i * cols + j] + c;
+    }
+}
+
+enum { TILE = 32 };
+
+void loop_add_transposed(float *restrict out, const float *restrict at, const float *restrict b,
+                         int64_t n, int threads)
+{
+#pragma omp parallel for num_threads(threads)
+    for (int64_t i0 = 0; i0 < n; i0 += TILE) {
+        const int64_t i1 = i0 + TILE < n ? i0 + TILE : n;
+        for (int64_t j0 = 0; j0 < n; j0 += TILE) {
+            const int64_t j1 = j0 + TILE < n ? j0 + TILE : n;
+            for (int64_t i = i0; i < i1; i++)
+                for (int64_t j = j0; j < j1; j++) out[i * n + j] = at[j * n + i] + b[i * n + j];
+        }
+    }
+}
+
+void loop_add_transposed_untiled(float *restrict out, const float *restrict at,
+                                 const float *restrict b, int64_t n, int threads)
+{
+#pragma omp parallel for num_threads(threads)
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = 0; j < n; j++) out[i * n + j] = at[j * n + i] + b[i * n + j];
+}
+
+void loop_sum_rows(float *restrict out, const float *restrict a, int64_t rows, int64_t cols,
+                   int threads)
+{
+#pragma omp parallel for num_threads(threads)
+    for (int64_t i = 0; i < rows; i++) {
+        float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+        for (int64_t j = 0; j < cols; j++) s += a[i * cols + j];
+        out[i] = s;
+    }
+}

@@ -1,0 +1,37 @@
+/* minitorch-bench: the plain C loops the library is compared against.
+ *
+ * Written the way a user would write them: one OpenMP `parallel for simd` over the data on
+ * `threads` threads, no tricks. Compiled with -fno-math-errno, so the sigmoid loop calls glibc's
+ * vector expf (libmvec), as the library's kernels do. */
+#ifndef BENCH_LOOPS_H
+#define BENCH_LOOPS_H
+
+#include <stdint.h>
+
+void loop_copy(float *restrict out, const float *restrict a, int64_t n, int threads);
+void loop_neg(float *restrict out, const float *restrict a, int64_t n, int threads);
+/* The same stable formula as the library: e = exp(-|x|); x >= 0 ? 1/(1+e) : e/(1+e). */
+void loop_sigmoid(float *restrict out, const float *restrict a, int64_t n, int threads);
+void loop_add(float *restrict out, const float *restrict a, const float *restrict b, int64_t n,
+              int threads);
+void loop_mul(float *restrict out, const float *restrict a, const float *restrict b, int64_t n,
+              int threads);
+
+/* out[i][j] = a[i][j] + row[j]  (a rows x cols, row cols) */
+void loop_add_row(float *restrict out, const float *restrict a, const float *restrict row,
+                  int64_t rows, int64_t cols, int threads);
+/* out[i][j] = a[i][j] + col[i]  (col rows) */
+void loop_add_col(float *restrict out, const float *restrict a, const float *restrict col,
+                  int64_t rows, int64_t cols, int threads);
+/* out[i][j] = at[j][i] + b[i][j] for n x n matrices, in 32x32 tiles so both reads stay in cache. */
+void loop_add_transposed(float *restrict out, const float *restrict at, const float *restrict b,
+                         int64_t n, int threads);
+/* The same without tiles: the column reads of `at` miss the cache. */
+void loop_add_transposed_untiled(float *restrict out, const float *restrict at,
+                                 const float *restrict b, int64_t n, int threads);
+
+/* out[i] = sum of row i of a (rows x cols), one `omp simd reduction` per row. */
+void loop_sum_rows(float *restrict out, const float *restrict a, int64_t rows, int64_t cols,
+                   int threads);
+
+#endif
