@@ -30,10 +30,21 @@ static bool wants(const mt_tensor *t) { return t && t->requires_grad; }
             }                                                             \
     } while (0)
 
-/* d/da_i of prod_j a_j is the product of the others: prefix * suffix, exact with zeros. */
-static mt_tensor *prod_gradient(const char *fn, const mt_tensor *a_in, const mt_tensor *g_in, int dim)
+/* The element of `t` (a's shape with the reduced dim of size 1) matching element `ordinal` of
+ * the contiguous `a`, whose index along the reduced dim is 0. */
+static float reduced_value(const mt_tensor *t, const mt_tensor *a, int64_t ordinal)
 {
-    const mt_tensor *g = g_in;
+    int64_t position = t->offset;
+    for (int d = a->ndim - 1; d >= 0; d--) {
+        position += ordinal % a->shape[d] * t->strides[d];
+        ordinal /= a->shape[d];
+    }
+    return t->storage->data[position];
+}
+
+/* d/da_i of prod_j a_j is the product of the others: prefix * suffix, exact with zeros. */
+static mt_tensor *prod_gradient(const char *fn, const mt_tensor *a_in, const mt_tensor *g, int dim)
+{
     mt_tensor *a = mti_copy(fn, a_in);
     mt_tensor *out = a ? mti_tensor_empty(fn, a->ndim, a->shape) : NULL;
     if (!out) {
@@ -43,15 +54,7 @@ static mt_tensor *prod_gradient(const char *fn, const mt_tensor *a_in, const mt_
     const float *av = a->storage->data;
     float *ov = out->storage->data;
     FOR_EACH_REDUCED(a, dim, base, step, n, {
-        int64_t position[MT_MAX_DIMS] = {0}; /* the output element's index, dim at 0 */
-        int64_t rest = base;
-        for (int d = a->ndim - 1; d >= 0; d--) {
-            position[d] = rest % a->shape[d];
-            rest /= a->shape[d];
-        }
-        int64_t gpos = g->offset;
-        for (int d = 0; d < g->ndim; d++) gpos += position[d] * g->strides[d];
-        float gv = g->storage->data[gpos];
+        float gv = reduced_value(g, a, base);
         float prefix = 1.0f;
         for (int64_t j = 0; j < n; j++) {
             ov[base + j * step] = prefix;
@@ -80,22 +83,11 @@ static mt_tensor *max_gradient(const char *fn, const mt_tensor *a_in, const mt_t
     const float *av = a->storage->data;
     float *ov = out->storage->data;
     FOR_EACH_REDUCED(a, dim, base, step, n, {
-        int64_t index[MT_MAX_DIMS] = {0};
-        int64_t rest = base;
-        for (int d = a->ndim - 1; d >= 0; d--) {
-            index[d] = rest % a->shape[d];
-            rest /= a->shape[d];
-        }
-        int64_t mpos = max_in->offset, gpos = g_in->offset;
-        for (int d = 0; d < a->ndim; d++) {
-            mpos += index[d] * max_in->strides[d];
-            gpos += index[d] * g_in->strides[d];
-        }
-        float m = max_in->storage->data[mpos];
+        float m = reduced_value(max_in, a, base);
         for (int64_t j = 0; j < n; j++) {
             float v = av[base + j * step];
             if (v == m || (isnan(v) && isnan(m))) {
-                ov[base + j * step] = g_in->storage->data[gpos];
+                ov[base + j * step] = reduced_value(g_in, a, base);
                 break;
             }
         }
