@@ -24,51 +24,77 @@
 extern "C" {
 #endif
 
-/* ---- elementwise, one input ---- */
+/* ---- elementwise, one input: a new contiguous tensor of a's shape ---- */
+/** -a. */
 MT_API mt_tensor *mt_neg(mt_tensor *a);
-/** A contiguous copy of `a` (MiniTorch's id/copy). */
+/** A contiguous copy of `a` (MiniTorch's id/copy); always new storage. */
 MT_API mt_tensor *mt_copy(mt_tensor *a);
+/** 1 / (1 + e^-a), computed without overflow for any a. */
 MT_API mt_tensor *mt_sigmoid(mt_tensor *a);
+/** max(a, 0); NaN stays NaN. Gradient 0 at a = 0. */
 MT_API mt_tensor *mt_relu(mt_tensor *a);
+/** Natural log: log(0) = -inf, log(a < 0) = NaN. */
 MT_API mt_tensor *mt_log(mt_tensor *a);
+/** e^a: +inf above ~88.7. */
 MT_API mt_tensor *mt_exp(mt_tensor *a);
+/** 1 / a: inv(0) = +inf, inv(-0) = -inf. */
 MT_API mt_tensor *mt_inv(mt_tensor *a);
 
-/* ---- elementwise, two inputs (broadcasting) ---- */
+/* ---- elementwise, two inputs: a new tensor of the broadcast shape; MT_ERR_BROADCAST when the
+ *      shapes do not broadcast ---- */
+/** a + b. */
 MT_API mt_tensor *mt_add(mt_tensor *a, mt_tensor *b);
+/** a - b. */
 MT_API mt_tensor *mt_sub(mt_tensor *a, mt_tensor *b);
+/** a * b. */
 MT_API mt_tensor *mt_mul(mt_tensor *a, mt_tensor *b);
+/** a / b (IEEE: x/0 = ±inf, 0/0 = NaN). */
 MT_API mt_tensor *mt_div(mt_tensor *a, mt_tensor *b);
-/** 1.0 where a < b, else 0.0. */
+/** 1.0 where a < b, else 0.0 (gradient 0). */
 MT_API mt_tensor *mt_lt(mt_tensor *a, mt_tensor *b);
-/** 1.0 where a > b, else 0.0. */
+/** 1.0 where a > b, else 0.0 (gradient 0). */
 MT_API mt_tensor *mt_gt(mt_tensor *a, mt_tensor *b);
-/** 1.0 where a == b, else 0.0. */
+/** 1.0 where a == b, else 0.0 (gradient 0). */
 MT_API mt_tensor *mt_eq(mt_tensor *a, mt_tensor *b);
-/** 1.0 where |a - b| < 1e-2, else 0.0. */
+/** 1.0 where |a - b| < 1e-2 (float), else 0.0 (gradient 0). */
 MT_API mt_tensor *mt_is_close(mt_tensor *a, mt_tensor *b);
-/** MiniTorch's backward helpers: d where a > 0 else 0; d / a; -d / a^2. */
+/** MiniTorch's backward helpers: d where a > 0 else 0. Not differentiable themselves (their
+ *  results carry no autodiff history). */
 MT_API mt_tensor *mt_relu_back(mt_tensor *a, mt_tensor *d);
+/** d / a (the gradient of log). Not differentiable itself. */
 MT_API mt_tensor *mt_log_back(mt_tensor *a, mt_tensor *d);
+/** -d / a^2 (the gradient of inv). Not differentiable itself. */
 MT_API mt_tensor *mt_inv_back(mt_tensor *a, mt_tensor *d);
 
-/* ---- tensor op scalar: the scalar acts as a shape-(1,) tensor ---- */
+/* ---- tensor op scalar: the scalar acts as a shape-(1,) tensor (so the result has a's shape) ---- */
+/** a + s. */
 MT_API mt_tensor *mt_add_scalar(mt_tensor *a, float s);
-MT_API mt_tensor *mt_sub_scalar(mt_tensor *a, float s);   /* a - s */
-MT_API mt_tensor *mt_rsub_scalar(mt_tensor *a, float s);  /* s - a */
+/** a - s. */
+MT_API mt_tensor *mt_sub_scalar(mt_tensor *a, float s);
+/** s - a. */
+MT_API mt_tensor *mt_rsub_scalar(mt_tensor *a, float s);
+/** a * s. */
 MT_API mt_tensor *mt_mul_scalar(mt_tensor *a, float s);
-MT_API mt_tensor *mt_div_scalar(mt_tensor *a, float s);   /* a / s */
-MT_API mt_tensor *mt_rdiv_scalar(mt_tensor *a, float s);  /* s / a */
+/** a / s. */
+MT_API mt_tensor *mt_div_scalar(mt_tensor *a, float s);
+/** s / a. */
+MT_API mt_tensor *mt_rdiv_scalar(mt_tensor *a, float s);
+/** 1.0 where a < s. */
 MT_API mt_tensor *mt_lt_scalar(mt_tensor *a, float s);
+/** 1.0 where a > s. */
 MT_API mt_tensor *mt_gt_scalar(mt_tensor *a, float s);
+/** 1.0 where a == s. */
 MT_API mt_tensor *mt_eq_scalar(mt_tensor *a, float s);
 
-/* ---- reductions over one dim; the dim is kept with size 1 (negative dims count from the end) ---- */
+/* ---- reductions over one dim; the dim is kept with size 1 (negative dims count from the end;
+ *      MT_ERR_INDEX when out of range). Bitwise identical results for any thread count. ---- */
+/** Sum over `dim`. */
 MT_API mt_tensor *mt_sum(mt_tensor *a, int dim);
 /** Product over `dim` (MiniTorch's `all` is a product of 0/1 values). */
 MT_API mt_tensor *mt_prod(mt_tensor *a, int dim);
 /** Maximum over `dim`; its gradient goes to the first maximal element. */
 MT_API mt_tensor *mt_max(mt_tensor *a, int dim);
+/** Mean over `dim` (the sum times 1/size). */
 MT_API mt_tensor *mt_mean(mt_tensor *a, int dim);
 /** Sum of every element, shape (1,). Deterministic for any thread count. */
 MT_API mt_tensor *mt_sum_all(mt_tensor *a);
