@@ -2,7 +2,8 @@
 # Installs the Debian packages minitorch-c needs, skipping those already present.
 #   third_party/install-deps.sh           build + test dependencies
 #   third_party/install-deps.sh --bench   also gnuplot, for the benchmark charts
-#   third_party/install-deps.sh --fuzz    also clang's libFuzzer runtime
+#   third_party/install-deps.sh --fuzz    also clang, its libFuzzer/sanitizer runtimes (libclang-rt-dev),
+#                                         its OpenMP (libomp-dev) and llvm-symbolizer (llvm)
 # As root it runs apt-get; otherwise it prints the command to run and fails.
 set -eu
 
@@ -10,7 +11,7 @@ packages="build-essential cmake pkg-config libopenblas-openmp-dev libcriterion-d
 for option in "$@"; do
     case "$option" in
         --bench) packages="$packages gnuplot-nox" ;;
-        --fuzz) packages="$packages clang libclang-rt-dev" ;;
+        --fuzz) packages="$packages clang libclang-rt-dev libomp-dev llvm" ;;
         --valgrind) packages="$packages valgrind" ;;
         *) echo "install-deps.sh: unknown option $option" >&2; exit 2 ;;
     esac

@@ -6,7 +6,7 @@ static mt_tensor *unary(const char *fn, mt_unary_op op, mti_function function, b
                         mt_tensor *a)
 {
     mti_node spec = mti_spec(function, 1, a, NULL, NULL);
-    return mti_track(mti_record(fn, mti_map(fn, op, a), &spec, save_output));
+    return mti_track(fn, mti_record(fn, mti_map(fn, op, a), &spec, save_output));
 }
 
 mt_tensor *mt_neg(mt_tensor *a) { return unary("mt_neg", MT_OP_NEG, MTI_FN_NEG, false, a); }
@@ -43,17 +43,17 @@ mt_tensor *mti_op_binary(const char *fn, mt_binary_op op, mt_tensor *a, mt_tenso
     return mti_record(fn, out, &spec, false);
 }
 
-mt_tensor *mt_add(mt_tensor *a, mt_tensor *b) { return mti_track(mti_op_binary("mt_add", MT_OP_ADD, a, b)); }
-mt_tensor *mt_sub(mt_tensor *a, mt_tensor *b) { return mti_track(mti_op_binary("mt_sub", MT_OP_SUB, a, b)); }
-mt_tensor *mt_mul(mt_tensor *a, mt_tensor *b) { return mti_track(mti_op_binary("mt_mul", MT_OP_MUL, a, b)); }
-mt_tensor *mt_div(mt_tensor *a, mt_tensor *b) { return mti_track(mti_op_binary("mt_div", MT_OP_DIV, a, b)); }
-mt_tensor *mt_lt(mt_tensor *a, mt_tensor *b) { return mti_track(mti_op_binary("mt_lt", MT_OP_LT, a, b)); }
-mt_tensor *mt_gt(mt_tensor *a, mt_tensor *b) { return mti_track(mti_op_binary("mt_gt", MT_OP_GT, a, b)); }
-mt_tensor *mt_eq(mt_tensor *a, mt_tensor *b) { return mti_track(mti_op_binary("mt_eq", MT_OP_EQ, a, b)); }
-mt_tensor *mt_is_close(mt_tensor *a, mt_tensor *b) { return mti_track(mti_op_binary("mt_is_close", MT_OP_IS_CLOSE, a, b)); }
-mt_tensor *mt_relu_back(mt_tensor *a, mt_tensor *d) { return mti_track(mti_op_binary("mt_relu_back", MT_OP_RELU_BACK, a, d)); }
-mt_tensor *mt_log_back(mt_tensor *a, mt_tensor *d) { return mti_track(mti_op_binary("mt_log_back", MT_OP_LOG_BACK, a, d)); }
-mt_tensor *mt_inv_back(mt_tensor *a, mt_tensor *d) { return mti_track(mti_op_binary("mt_inv_back", MT_OP_INV_BACK, a, d)); }
+mt_tensor *mt_add(mt_tensor *a, mt_tensor *b) { return mti_track("mt_add", mti_op_binary("mt_add", MT_OP_ADD, a, b)); }
+mt_tensor *mt_sub(mt_tensor *a, mt_tensor *b) { return mti_track("mt_sub", mti_op_binary("mt_sub", MT_OP_SUB, a, b)); }
+mt_tensor *mt_mul(mt_tensor *a, mt_tensor *b) { return mti_track("mt_mul", mti_op_binary("mt_mul", MT_OP_MUL, a, b)); }
+mt_tensor *mt_div(mt_tensor *a, mt_tensor *b) { return mti_track("mt_div", mti_op_binary("mt_div", MT_OP_DIV, a, b)); }
+mt_tensor *mt_lt(mt_tensor *a, mt_tensor *b) { return mti_track("mt_lt", mti_op_binary("mt_lt", MT_OP_LT, a, b)); }
+mt_tensor *mt_gt(mt_tensor *a, mt_tensor *b) { return mti_track("mt_gt", mti_op_binary("mt_gt", MT_OP_GT, a, b)); }
+mt_tensor *mt_eq(mt_tensor *a, mt_tensor *b) { return mti_track("mt_eq", mti_op_binary("mt_eq", MT_OP_EQ, a, b)); }
+mt_tensor *mt_is_close(mt_tensor *a, mt_tensor *b) { return mti_track("mt_is_close", mti_op_binary("mt_is_close", MT_OP_IS_CLOSE, a, b)); }
+mt_tensor *mt_relu_back(mt_tensor *a, mt_tensor *d) { return mti_track("mt_relu_back", mti_op_binary("mt_relu_back", MT_OP_RELU_BACK, a, d)); }
+mt_tensor *mt_log_back(mt_tensor *a, mt_tensor *d) { return mti_track("mt_log_back", mti_op_binary("mt_log_back", MT_OP_LOG_BACK, a, d)); }
+mt_tensor *mt_inv_back(mt_tensor *a, mt_tensor *d) { return mti_track("mt_inv_back", mti_op_binary("mt_inv_back", MT_OP_INV_BACK, a, d)); }
 
 mt_tensor *mti_op_scalar(const char *fn, mt_binary_op op, mt_tensor *a, float s, bool scalar_first)
 {
@@ -65,15 +65,15 @@ mt_tensor *mti_op_scalar(const char *fn, mt_binary_op op, mt_tensor *a, float s,
     return out;
 }
 
-mt_tensor *mt_add_scalar(mt_tensor *a, float s) { return mti_track(mti_op_scalar("mt_add_scalar", MT_OP_ADD, a, s, false)); }
-mt_tensor *mt_sub_scalar(mt_tensor *a, float s) { return mti_track(mti_op_scalar("mt_sub_scalar", MT_OP_SUB, a, s, false)); }
-mt_tensor *mt_rsub_scalar(mt_tensor *a, float s) { return mti_track(mti_op_scalar("mt_rsub_scalar", MT_OP_SUB, a, s, true)); }
-mt_tensor *mt_mul_scalar(mt_tensor *a, float s) { return mti_track(mti_op_scalar("mt_mul_scalar", MT_OP_MUL, a, s, false)); }
-mt_tensor *mt_div_scalar(mt_tensor *a, float s) { return mti_track(mti_op_scalar("mt_div_scalar", MT_OP_DIV, a, s, false)); }
-mt_tensor *mt_rdiv_scalar(mt_tensor *a, float s) { return mti_track(mti_op_scalar("mt_rdiv_scalar", MT_OP_DIV, a, s, true)); }
-mt_tensor *mt_lt_scalar(mt_tensor *a, float s) { return mti_track(mti_op_scalar("mt_lt_scalar", MT_OP_LT, a, s, false)); }
-mt_tensor *mt_gt_scalar(mt_tensor *a, float s) { return mti_track(mti_op_scalar("mt_gt_scalar", MT_OP_GT, a, s, false)); }
-mt_tensor *mt_eq_scalar(mt_tensor *a, float s) { return mti_track(mti_op_scalar("mt_eq_scalar", MT_OP_EQ, a, s, false)); }
+mt_tensor *mt_add_scalar(mt_tensor *a, float s) { return mti_track("mt_add_scalar", mti_op_scalar("mt_add_scalar", MT_OP_ADD, a, s, false)); }
+mt_tensor *mt_sub_scalar(mt_tensor *a, float s) { return mti_track("mt_sub_scalar", mti_op_scalar("mt_sub_scalar", MT_OP_SUB, a, s, false)); }
+mt_tensor *mt_rsub_scalar(mt_tensor *a, float s) { return mti_track("mt_rsub_scalar", mti_op_scalar("mt_rsub_scalar", MT_OP_SUB, a, s, true)); }
+mt_tensor *mt_mul_scalar(mt_tensor *a, float s) { return mti_track("mt_mul_scalar", mti_op_scalar("mt_mul_scalar", MT_OP_MUL, a, s, false)); }
+mt_tensor *mt_div_scalar(mt_tensor *a, float s) { return mti_track("mt_div_scalar", mti_op_scalar("mt_div_scalar", MT_OP_DIV, a, s, false)); }
+mt_tensor *mt_rdiv_scalar(mt_tensor *a, float s) { return mti_track("mt_rdiv_scalar", mti_op_scalar("mt_rdiv_scalar", MT_OP_DIV, a, s, true)); }
+mt_tensor *mt_lt_scalar(mt_tensor *a, float s) { return mti_track("mt_lt_scalar", mti_op_scalar("mt_lt_scalar", MT_OP_LT, a, s, false)); }
+mt_tensor *mt_gt_scalar(mt_tensor *a, float s) { return mti_track("mt_gt_scalar", mti_op_scalar("mt_gt_scalar", MT_OP_GT, a, s, false)); }
+mt_tensor *mt_eq_scalar(mt_tensor *a, float s) { return mti_track("mt_eq_scalar", mti_op_scalar("mt_eq_scalar", MT_OP_EQ, a, s, false)); }
 
 /* ---- into a caller's output ---- */
 

@@ -6,7 +6,7 @@ mt_tensor *mt_matmul(mt_tensor *a, mt_tensor *b)
 {
     static const char fn[] = "mt_matmul";
     mti_node spec = mti_spec(MTI_FN_MATMUL, 2, a, b, NULL);
-    return mti_track(mti_record(fn, mti_matmul(fn, a, b, NULL), &spec, false));
+    return mti_track(fn, mti_record(fn, mti_matmul(fn, a, b, NULL), &spec, false));
 }
 
 mt_tensor *mt_linear(mt_tensor *x, mt_tensor *w, mt_tensor *bias)
@@ -29,7 +29,7 @@ mt_tensor *mt_linear(mt_tensor *x, mt_tensor *w, mt_tensor *bias)
         return NULL;
     }
     mti_node spec = mti_spec(MTI_FN_LINEAR, 3, x, w, bias);
-    return mti_track(mti_record(fn, mti_matmul(fn, x, w, bias), &spec, false));
+    return mti_track(fn, mti_record(fn, mti_matmul(fn, x, w, bias), &spec, false));
 }
 
 mt_status mt_matmul_out(mt_tensor *out, const mt_tensor *a, const mt_tensor *b)

@@ -21,16 +21,16 @@ mt_tensor *mti_op_sum(const char *fn, mt_tensor *a, int dim)
     return reduction(fn, MT_OP_SUM, MTI_FN_SUM, false, a, dim);
 }
 
-mt_tensor *mt_sum(mt_tensor *a, int dim) { return mti_track(mti_op_sum("mt_sum", a, dim)); }
+mt_tensor *mt_sum(mt_tensor *a, int dim) { return mti_track("mt_sum", mti_op_sum("mt_sum", a, dim)); }
 
 mt_tensor *mt_prod(mt_tensor *a, int dim)
 {
-    return mti_track(reduction("mt_prod", MT_OP_PROD, MTI_FN_PROD, false, a, dim));
+    return mti_track("mt_prod", reduction("mt_prod", MT_OP_PROD, MTI_FN_PROD, false, a, dim));
 }
 
 mt_tensor *mt_max(mt_tensor *a, int dim)
 {
-    return mti_track(reduction("mt_max", MT_OP_MAX, MTI_FN_MAX, true, a, dim));
+    return mti_track("mt_max", reduction("mt_max", MT_OP_MAX, MTI_FN_MAX, true, a, dim));
 }
 
 mt_tensor *mt_mean(mt_tensor *a, int dim)
@@ -43,7 +43,7 @@ mt_tensor *mt_mean(mt_tensor *a, int dim)
     if (!sum) return NULL;
     mt_tensor *mean = mti_op_scalar(fn, MT_OP_MUL, sum, 1.0f / (float)a->shape[d], false);
     mti_unref(sum);
-    return mti_track(mean);
+    return mti_track(fn, mean);
 }
 
 static mt_tensor *sum_all(const char *fn, mt_tensor *a)
@@ -59,7 +59,7 @@ static mt_tensor *sum_all(const char *fn, mt_tensor *a)
     return sum;
 }
 
-mt_tensor *mt_sum_all(mt_tensor *a) { return mti_track(sum_all("mt_sum_all", a)); }
+mt_tensor *mt_sum_all(mt_tensor *a) { return mti_track("mt_sum_all", sum_all("mt_sum_all", a)); }
 
 mt_tensor *mt_mean_all(mt_tensor *a)
 {
@@ -69,7 +69,7 @@ mt_tensor *mt_mean_all(mt_tensor *a)
     /* 1/n in double, then rounded once: exact for the power-of-two counts */
     mt_tensor *mean = mti_op_scalar(fn, MT_OP_MUL, sum, (float)(1.0 / (double)a->numel), false);
     mti_unref(sum);
-    return mti_track(mean);
+    return mti_track(fn, mean);
 }
 
 mt_status mt_reduce_out(mt_tensor *out, mt_reduce_op op, const mt_tensor *a, int dim)

@@ -33,7 +33,7 @@ static mt_tensor *permute(const char *fn, mt_tensor *t, const int *order)
     return mti_record(fn, mti_tensor_alias(fn, t, t->ndim, shape, strides, t->offset), &spec, false);
 }
 
-mt_tensor *mt_permute(mt_tensor *t, const int *order) { return mti_track(permute("mt_permute", t, order)); }
+mt_tensor *mt_permute(mt_tensor *t, const int *order) { return mti_track("mt_permute", permute("mt_permute", t, order)); }
 
 mt_tensor *mt_transpose(mt_tensor *t, int dim0, int dim1)
 {
@@ -46,7 +46,7 @@ mt_tensor *mt_transpose(mt_tensor *t, int dim0, int dim1)
     for (int i = 0; i < t->ndim; i++) order[i] = i;
     order[d0] = d1;
     order[d1] = d0;
-    return mti_track(permute(fn, t, order));
+    return mti_track(fn, permute(fn, t, order));
 }
 
 /* Resolves a -1 entry and checks the element count matches `numel`. */
@@ -112,7 +112,7 @@ mt_tensor *mti_op_view(const char *fn, mt_tensor *t, int ndim, const int64_t *sh
 
 mt_tensor *mt_view(mt_tensor *t, int ndim, const int64_t *shape)
 {
-    return mti_track(mti_op_view("mt_view", t, ndim, shape));
+    return mti_track("mt_view", mti_op_view("mt_view", t, ndim, shape));
 }
 
 mt_tensor *mti_op_contiguous(const char *fn, mt_tensor *t)
@@ -123,7 +123,7 @@ mt_tensor *mti_op_contiguous(const char *fn, mt_tensor *t)
     return mti_record(fn, mti_copy(fn, t), &spec, false);
 }
 
-mt_tensor *mt_contiguous(mt_tensor *t) { return mti_track(mti_op_contiguous("mt_contiguous", t)); }
+mt_tensor *mt_contiguous(mt_tensor *t) { return mti_track("mt_contiguous", mti_op_contiguous("mt_contiguous", t)); }
 
 mt_tensor *mt_reshape(mt_tensor *t, int ndim, const int64_t *shape)
 {
@@ -135,7 +135,7 @@ mt_tensor *mt_reshape(mt_tensor *t, int ndim, const int64_t *shape)
     if (!c) return NULL;
     mt_tensor *v = mti_op_view(fn, c, ndim, resolved);
     mti_unref(c);
-    return mti_track(v);
+    return mti_track(fn, v);
 }
 
 mt_tensor *mt_expand(mt_tensor *t, int ndim, const int64_t *shape)
@@ -155,7 +155,7 @@ mt_tensor *mt_expand(mt_tensor *t, int ndim, const int64_t *shape)
     }
     mti_strided v = mti_strided_expanded(t, ndim, shape);
     mti_node spec = mti_spec(MTI_FN_EXPAND, 1, t, NULL, NULL);
-    return mti_track(mti_record(fn, mti_tensor_alias(fn, t, ndim, shape, v.strides, t->offset), &spec, false));
+    return mti_track(fn, mti_record(fn, mti_tensor_alias(fn, t, ndim, shape, v.strides, t->offset), &spec, false));
 }
 
 mt_tensor *mt_narrow(mt_tensor *t, int dim, int64_t start, int64_t length)
@@ -180,5 +180,5 @@ mt_tensor *mt_narrow(mt_tensor *t, int dim, int64_t start, int64_t length)
     spec.ndim = t->ndim;
     memcpy(spec.shape, t->shape, sizeof spec.shape);
     mt_tensor *out = mti_tensor_alias(fn, t, t->ndim, shape, t->strides, t->offset + start * t->strides[d]);
-    return mti_track(mti_record(fn, out, &spec, false));
+    return mti_track(fn, mti_record(fn, out, &spec, false));
 }

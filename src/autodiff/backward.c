@@ -173,7 +173,53 @@ out_of_memory:
     return mti_fail(MT_ERR_NO_MEMORY, fn, "cannot allocate the graph traversal");
 }
 
-/* Runs backward from root with the gradient `seed` (a reference this function consumes). */
+/* Adds each leaf's gradient of this pass (its backward_grad) into its accumulated gradient, all
+ * or nothing: every allocation is made first; only then are the leaves changed. */
+static mt_status commit_leaf_gradients(const char *fn, mt_tensor **order, size_t count)
+{
+    mt_tensor **prepared = mti_calloc(count, sizeof *prepared);
+    if (!prepared) return mti_fail(MT_ERR_NO_MEMORY, fn, "cannot allocate the gradient commit");
+    mt_status status = MT_OK;
+    for (size_t i = 0; i < count && status == MT_OK; i++) {
+        mt_tensor *leaf = order[i], *g = leaf->backward_grad;
+        if (leaf->node || !g) continue;
+        /* No allocation when g can simply move into an empty gradient (only this pass holds
+         * it), or be added in place into a gradient only the leaf holds. */
+        bool allocate = leaf->grad ? !exclusive_dense(leaf->grad) : !exclusive_dense(g);
+        if (!allocate) continue;
+        prepared[i] = leaf->grad ? mti_zip(fn, MT_OP_ADD, leaf->grad, g) : mti_copy(fn, g);
+        if (!prepared[i]) status = mt_last_status();
+    }
+    for (size_t i = 0; i < count; i++) {
+        mt_tensor *leaf = order[i], *g = leaf->backward_grad;
+        if (leaf->node || !g) continue;
+        if (status != MT_OK) {
+            mti_unref(prepared[i]);
+            continue;
+        }
+        if (!leaf->grad) {
+            if (prepared[i]) {
+                adopt(prepared[i]);
+                leaf->grad = prepared[i];
+            } else { /* move g over: it stays held, now by the leaf */
+                leaf->grad = g;
+                leaf->backward_grad = NULL;
+            }
+        } else if (prepared[i]) {
+            adopt(prepared[i]);
+            mti_unhold(leaf->grad);
+            leaf->grad = prepared[i];
+        } else {
+            add_into(leaf->grad, g);
+        }
+    }
+    mti_free(prepared);
+    return status;
+}
+
+/* Runs backward from root with the gradient `seed` (a reference this function consumes). Leaves
+ * collect their gradient of this pass in backward_grad; it is added to their accumulated
+ * gradients only when the whole pass succeeded, so a failure leaves every gradient unchanged. */
 static mt_status run_backward(const char *fn, mt_tensor *root, mt_tensor *seed)
 {
     mt_tensor **order = NULL;
@@ -189,18 +235,15 @@ static mt_status run_backward(const char *fn, mt_tensor *root, mt_tensor *seed)
     for (size_t i = 0; i < count && status == MT_OK; i++) {
         mt_tensor *t = order[i];
         mt_tensor *g = t->backward_grad;
-        if (!g) continue;
+        if (!g || !t->node) continue; /* leaves are committed after the pass */
         t->backward_grad = NULL;
         atomic_fetch_sub_explicit(&g->internal_refs, 1, memory_order_relaxed); /* now ours */
-        if (t->node) {
-            status = mti_apply_gradient(fn, t, g);
-        } else {
-            status = accumulate(fn, &t->grad, mti_ref(g), true);
-        }
+        status = mti_apply_gradient(fn, t, g);
         mti_unref(g);
     }
+    if (status == MT_OK) status = commit_leaf_gradients(fn, order, count);
     mt_no_grad_end();
-    for (size_t i = 0; i < count; i++) { /* after a failure: drop the partial gradients */
+    for (size_t i = 0; i < count; i++) { /* drop what is left: leaves' pass gradients, partials */
         mt_tensor *g = order[i]->backward_grad;
         order[i]->backward_grad = NULL;
         mti_unhold(g);

@@ -80,7 +80,7 @@ mt_tensor *mt_grad(const mt_tensor *t)
                      : "only leaves marked with mt_set_requires_grad have gradients");
         return NULL;
     }
-    return mti_track(mti_ref(t->grad));
+    return mti_track("mt_grad", mti_ref(t->grad));
 }
 
 mt_status mt_zero_grad(mt_tensor *t)
@@ -95,5 +95,5 @@ mt_status mt_zero_grad(mt_tensor *t)
 mt_tensor *mt_detach(mt_tensor *t)
 {
     if (!t) return mti_fail_null("mt_detach", "t"), NULL;
-    return mti_track(mti_tensor_alias("mt_detach", t, t->ndim, t->shape, t->strides, t->offset));
+    return mti_track("mt_detach", mti_tensor_alias("mt_detach", t, t->ndim, t->shape, t->strides, t->offset));
 }

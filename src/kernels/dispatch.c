@@ -93,8 +93,7 @@ mt_status mti_matmul_shape(const char *fn, const mt_tensor *a, const mt_tensor *
 mt_status mti_matmul_views(const char *fn, const mti_strided *out, const mti_strided *a,
                            const mti_strided *b, bool trans_a, bool trans_b, bool accumulate)
 {
-    (void)fn;
-    return mti_current_kernels()->matmul(out, a, b, NULL, trans_a, trans_b, accumulate);
+    return mti_current_kernels()->matmul(fn, out, a, b, NULL, trans_a, trans_b, accumulate);
 }
 
 /* `t` laid out for the kernel: batch dims broadcast to `ndim` dims (`shape`), its own last two
@@ -135,7 +134,7 @@ mt_tensor *mti_matmul(const char *fn, const mt_tensor *a, const mt_tensor *b,
     mti_strided va = batch_expanded(a, ndim, shape), vb = batch_expanded(b, ndim, shape);
     mti_strided vbias;
     if (bias) vbias = mti_strided_expanded(bias, ndim, shape);
-    if (mti_current_kernels()->matmul(&o, &va, &vb, bias ? &vbias : NULL, false, false, false) !=
+    if (mti_current_kernels()->matmul(fn, &o, &va, &vb, bias ? &vbias : NULL, false, false, false) !=
         MT_OK) {
         mti_unref(out);
         return NULL;

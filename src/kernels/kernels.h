@@ -24,8 +24,10 @@ typedef struct mti_kernels {
     void (*zip)(mt_binary_op op, const mti_strided *out, const mti_strided *a,
                 const mti_strided *b);
     void (*reduce)(mt_reduce_op op, const mti_strided *out, const mti_strided *in, int dim);
-    mt_status (*matmul)(const mti_strided *out, const mti_strided *a, const mti_strided *b,
-                        const mti_strided *bias, bool trans_a, bool trans_b, bool accumulate);
+    /* `fn` names the public function in errors (a blas scratch allocation can fail) */
+    mt_status (*matmul)(const char *fn, const mti_strided *out, const mti_strided *a,
+                        const mti_strided *b, const mti_strided *bias, bool trans_a, bool trans_b,
+                        bool accumulate);
 } mti_kernels;
 
 /* The kernels of the current backend. */
@@ -36,9 +38,9 @@ void mti_naive_map(mt_unary_op op, const mti_strided *out, const mti_strided *in
 void mti_naive_zip(mt_binary_op op, const mti_strided *out, const mti_strided *a,
                    const mti_strided *b);
 void mti_naive_reduce(mt_reduce_op op, const mti_strided *out, const mti_strided *in, int dim);
-mt_status mti_naive_matmul(const mti_strided *out, const mti_strided *a, const mti_strided *b,
+mt_status mti_naive_matmul(const char *fn, const mti_strided *out, const mti_strided *a, const mti_strided *b,
                            const mti_strided *bias, bool trans_a, bool trans_b, bool accumulate);
-mt_status mti_blas_matmul(const mti_strided *out, const mti_strided *a, const mti_strided *b,
+mt_status mti_blas_matmul(const char *fn, const mti_strided *out, const mti_strided *a, const mti_strided *b,
                           const mti_strided *bias, bool trans_a, bool trans_b, bool accumulate);
 
 const char *mti_unary_op_name(mt_unary_op op);

@@ -209,10 +209,9 @@ static void run_batches(void *context, int64_t first, int64_t end)
     }
 }
 
-mt_status mti_blas_matmul(const mti_strided *out, const mti_strided *a, const mti_strided *b,
+mt_status mti_blas_matmul(const char *fn, const mti_strided *out, const mti_strided *a, const mti_strided *b,
                           const mti_strided *bias, bool trans_a, bool trans_b, bool accumulate)
 {
-    static const char fn[] = "mt_matmul";
     bool tracing = mti_tracing();
     double start = tracing ? mti_now_us() : 0;
     mti_blas_threading();

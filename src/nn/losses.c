@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "minitorch/autodiff.h"
+#include "nn/composite.h"
 #include "minitorch/memory.h"
 #include "minitorch/nn.h"
 #include "minitorch/ops.h"
@@ -10,13 +11,6 @@
 #include "runtime/error.h"
 #include "tensor/tensor_impl.h"
 
-/* Keeps `result` beyond the scope `s`, ends it and returns result to the caller's scope. */
-static mt_tensor *finish(mt_scope s, mt_tensor *result)
-{
-    mt_retain(result);
-    mt_scope_end(s);
-    return mti_track(result);
-}
 
 static mt_status same_shapes(const char *fn, const mt_tensor *a, const mt_tensor *b)
 {
@@ -33,26 +27,28 @@ static mt_status same_shapes(const char *fn, const mt_tensor *a, const mt_tensor
 
 mt_tensor *mt_loss_nll_sigmoid(mt_tensor *prob, mt_tensor *y)
 {
-    if (same_shapes("mt_loss_nll_sigmoid", prob, y) != MT_OK) return NULL;
-    mt_scope s = mt_scope_begin();
+    static const char fn[] = "mt_loss_nll_sigmoid";
+    mt_scope s;
+    if (same_shapes(fn, prob, y) != MT_OK || !mti_composite_begin(fn, &s)) return NULL;
     /* p_true = prob * y + (1 - prob) * (1 - y) */
     mt_tensor *p_true = mt_add(mt_mul(prob, y), mt_mul(mt_rsub_scalar(prob, 1.0f), mt_rsub_scalar(y, 1.0f)));
     mt_tensor *loss = mt_neg(mt_mean_all(mt_log(mt_add_scalar(p_true, 1e-7f))));
-    return finish(s, loss);
+    return mti_composite_end(fn, s, loss);
 }
 
 mt_tensor *mt_loss_bce_with_logits(mt_tensor *z, mt_tensor *y)
 {
-    if (same_shapes("mt_loss_bce_with_logits", z, y) != MT_OK) return NULL;
-    mt_scope s = mt_scope_begin();
+    static const char fn[] = "mt_loss_bce_with_logits";
+    mt_scope s;
+    if (same_shapes(fn, z, y) != MT_OK || !mti_composite_begin(fn, &s)) return NULL;
     /* max(z, 0) - z y + log(1 + exp(-|z|)): exp never sees a positive argument. max(z, 0) is
-     * written (z + |z|) / 2 so that at z = 0 the kinks of max and |z| cancel and the gradient is
-     * the true sigmoid(0) - y. */
+     * written z/2 + |z|/2 so that at z = 0 the kinks of max and |z| cancel and the gradient is
+     * the true sigmoid(0) - y (and halving first cannot overflow near FLT_MAX). */
     mt_tensor *abs_z = mt_add(mt_relu(z), mt_relu(mt_neg(z)));
-    mt_tensor *positive = mt_mul_scalar(mt_add(z, abs_z), 0.5f);
+    mt_tensor *positive = mt_add(mt_mul_scalar(z, 0.5f), mt_mul_scalar(abs_z, 0.5f));
     mt_tensor *softplus = mt_log(mt_add_scalar(mt_exp(mt_neg(abs_z)), 1.0f));
     mt_tensor *loss = mt_mean_all(mt_add(mt_sub(positive, mt_mul(z, y)), softplus));
-    return finish(s, loss);
+    return mti_composite_end(fn, s, loss);
 }
 
 mt_tensor *mt_loss_softmax_cross_entropy(mt_tensor *logits, mt_tensor *targets)
@@ -65,13 +61,14 @@ mt_tensor *mt_loss_softmax_cross_entropy(mt_tensor *logits, mt_tensor *targets)
                  mti_format_shape(text, sizeof text, logits->ndim, logits->shape));
         return NULL;
     }
-    mt_scope s = mt_scope_begin();
+    mt_scope s;
+    if (!mti_composite_begin(fn, &s)) return NULL;
     /* shifted = z - max(z) (the shift carries no gradient: log-softmax does not depend on it) */
     mt_tensor *shifted = mt_sub(logits, mt_detach(mt_max(logits, 1)));
     mt_tensor *log_sum = mt_log(mt_sum(mt_exp(shifted), 1));           /* (N, 1) */
     /* -sum(t * (shifted - log_sum)) = sum(t) * log_sum - sum(t * shifted) */
     mt_tensor *rows = mt_sub(mt_mul(mt_sum(targets, 1), log_sum), mt_sum(mt_mul(targets, shifted), 1));
-    return finish(s, mt_mean_all(rows));
+    return mti_composite_end(fn, s, mt_mean_all(rows));
 }
 
 mt_tensor *mt_one_hot(const int64_t *labels, int64_t n, int64_t classes)
@@ -88,5 +85,5 @@ mt_tensor *mt_one_hot(const int64_t *labels, int64_t n, int64_t classes)
     mt_tensor *t = mti_tensor_zeros(fn, 2, shape);
     if (!t) return NULL;
     for (int64_t i = 0; i < n; i++) t->storage->data[i * classes + labels[i]] = 1.0f;
-    return mti_track(t);
+    return mti_track(fn, t);
 }

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 
 #include "minitorch/autodiff.h"
+#include "nn/composite.h"
 #include "minitorch/memory.h"
 #include "minitorch/nn.h"
 #include "minitorch/ops.h"
@@ -12,15 +13,22 @@
 
 mt_status mt_mlp_init(mt_mlp *model, int64_t in, int64_t hidden, uint64_t seed)
 {
-    if (!model) return mti_fail_null("mt_mlp_init", "model");
+    static const char fn[] = "mt_mlp_init";
+    if (!model) return mti_fail_null(fn, "model");
     *model = (mt_mlp){0};
+    if (in < 1 || hidden < 1) /* layer sizes: a shape error, as from mt_linear_layer_init */
+        return mti_fail(MT_ERR_SHAPE, fn, "in and hidden must be >= 1, got %lld and %lld",
+                        (long long)in, (long long)hidden);
     uint64_t key = mti_random_key(seed);
     mt_status status = mt_linear_layer_init(&model->layer1, in, hidden, mti_random_bits(key, 1), &model->params);
     if (status == MT_OK)
         status = mt_linear_layer_init(&model->layer2, hidden, hidden, mti_random_bits(key, 2), &model->params);
     if (status == MT_OK)
         status = mt_linear_layer_init(&model->layer3, hidden, 1, mti_random_bits(key, 3), &model->params);
-    if (status != MT_OK) mt_mlp_free(model);
+    if (status != MT_OK) {
+        mti_error_context(fn);
+        mt_mlp_free(model);
+    }
     return status;
 }
 
@@ -33,15 +41,44 @@ void mt_mlp_free(mt_mlp *model)
     mt_params_free(&model->params);
 }
 
+/* x must be (N, in) for the model's input width. */
+static mt_status check_input(const char *fn, const mt_mlp *model, const mt_tensor *x)
+{
+    if (!model) return mti_fail_null(fn, "model");
+    if (!model->layer1.weight)
+        return mti_fail(MT_ERR_NULL, fn, "the model's weights are NULL (not initialised)");
+    if (!x) return mti_fail_null(fn, "x");
+    int64_t in = model->layer1.weight->shape[0];
+    if (x->ndim != 2 || x->shape[1] != in) {
+        char text[MTI_SHAPE_TEXT];
+        return mti_fail(MT_ERR_SHAPE, fn, "x must be (N, %lld), got %s", (long long)in,
+                        mti_format_shape(text, sizeof text, x->ndim, x->shape));
+    }
+    return MT_OK;
+}
+
 mt_tensor *mt_mlp_forward(const mt_mlp *model, mt_tensor *x)
 {
-    if (!model) return mti_fail_null("mt_mlp_forward", "model"), NULL;
-    mt_scope s = mt_scope_begin();
+    static const char fn[] = "mt_mlp_forward";
+    mt_scope s;
+    if (check_input(fn, model, x) != MT_OK || !mti_composite_begin(fn, &s)) return NULL;
     mt_tensor *h = mt_relu(mt_linear_layer_forward(&model->layer1, x));
     h = mt_relu(mt_linear_layer_forward(&model->layer2, h));
-    mt_tensor *out = mt_retain(mt_sigmoid(mt_linear_layer_forward(&model->layer3, h)));
-    mt_scope_end(s);
-    return mti_track(out);
+    return mti_composite_end(fn, s, mt_sigmoid(mt_linear_layer_forward(&model->layer3, h)));
+}
+
+/* The dataset's arrays exist and match the model's input width (2 features). */
+static mt_status check_data(const char *fn, const mt_mlp *model, const mt_dataset *data)
+{
+    if (!model) return mti_fail_null(fn, "model");
+    if (!data) return mti_fail_null(fn, "data");
+    if (!data->x || !data->y)
+        return mti_fail(MT_ERR_NULL, fn, "the dataset's %s array is NULL", data->x ? "y" : "x");
+    if (data->n < 1)
+        return mti_fail(MT_ERR_INVALID_ARG, fn, "the dataset has %lld points", (long long)data->n);
+    if (!model->layer1.weight || model->layer1.weight->shape[0] != 2)
+        return mti_fail(MT_ERR_SHAPE, fn, "the model must take 2 inputs (the datasets' features)");
+    return MT_OK;
 }
 
 /* Rows `order[first .. first + count)` of the dataset, gathered into x (count, 2) / y (count, 1). */
@@ -61,8 +98,8 @@ mt_status mt_mlp_train_epoch(mt_mlp *model, const mt_dataset *data,
                              mt_epoch_result *result)
 {
     static const char fn[] = "mt_mlp_train_epoch";
-    if (!model) return mti_fail_null(fn, "model");
-    if (!data) return mti_fail_null(fn, "data");
+    mt_status checked = check_data(fn, model, data);
+    if (checked != MT_OK) return checked;
     if (!options) return mti_fail_null(fn, "options");
     if (!result) return mti_fail_null(fn, "result");
     if (!(options->rate > 0.0f))
@@ -93,7 +130,11 @@ mt_status mt_mlp_train_epoch(mt_mlp *model, const mt_dataset *data,
     for (int64_t first = 0; first < n && status == MT_OK; first += batch) {
         int64_t count = n - first < batch ? n - first : batch;
         gather(data, order, first, count, x, y);
-        mt_scope s = mt_scope_begin();
+        mt_scope s;
+        if (!mti_composite_begin(fn, &s)) {
+            status = MT_ERR_NO_MEMORY;
+            break;
+        }
         mt_tensor *xb = mt_from_data(MT_DIMS(count, 2), x);
         mt_tensor *yb = mt_from_data(MT_DIMS(count, 1), y);
         mt_tensor *loss = mt_loss_nll_sigmoid(mt_mlp_forward(model, xb), yb);
@@ -111,6 +152,8 @@ mt_status mt_mlp_train_epoch(mt_mlp *model, const mt_dataset *data,
     if (status == MT_OK) {
         result->loss = steps ? loss_sum / (double)steps : 0.0;
         result->steps = steps;
+    } else {
+        mti_error_context(fn);
     }
     return status;
 }
@@ -118,12 +161,12 @@ mt_status mt_mlp_train_epoch(mt_mlp *model, const mt_dataset *data,
 mt_status mt_mlp_evaluate(const mt_mlp *model, const mt_dataset *data, int64_t *correct)
 {
     static const char fn[] = "mt_mlp_evaluate";
-    if (!model) return mti_fail_null(fn, "model");
-    if (!data) return mti_fail_null(fn, "data");
+    mt_status status = check_data(fn, model, data);
+    if (status != MT_OK) return status;
     if (!correct) return mti_fail_null(fn, "correct");
+    mt_scope s;
+    if (!mti_composite_begin(fn, &s)) return MT_ERR_NO_MEMORY;
     mt_no_grad_begin();
-    mt_scope s = mt_scope_begin();
-    mt_status status = MT_OK;
     mt_tensor *prob = mt_mlp_forward(model, mt_from_data(MT_DIMS(data->n, 2), data->x));
     float *p = prob ? mti_malloc(sizeof *p * (size_t)data->n) : NULL;
     if (!prob) {
@@ -137,7 +180,8 @@ mt_status mt_mlp_evaluate(const mt_mlp *model, const mt_dataset *data, int64_t *
         if (status == MT_OK) *correct = right;
     }
     mti_free(p);
-    mt_scope_end(s);
     mt_no_grad_end();
+    mt_scope_end(s);
+    if (status != MT_OK) mti_error_context(fn);
     return status;
 }

@@ -1,6 +1,6 @@
 /* Parameters, the Linear layer and SGD. */
-#include "kernels/dispatch.h"
-#include "kernels/kernels.h"
+#include <math.h>
+
 #include "minitorch/autodiff.h"
 #include "minitorch/memory.h"
 #include "minitorch/nn.h"
@@ -65,8 +65,13 @@ mt_status mt_linear_layer_init(mt_linear_layer *layer, int64_t in, int64_t out, 
 
 mt_tensor *mt_linear_layer_forward(const mt_linear_layer *layer, mt_tensor *x)
 {
-    if (!layer) return mti_fail_null("mt_linear_layer_forward", "layer"), NULL;
-    return mt_linear(x, layer->weight, layer->bias);
+    static const char fn[] = "mt_linear_layer_forward";
+    if (!layer) return mti_fail_null(fn, "layer"), NULL;
+    if (!x) return mti_fail_null(fn, "x"), NULL;
+    if (!layer->weight) return mti_fail(MT_ERR_NULL, fn, "the layer's weight is NULL (not initialised)"), NULL;
+    mt_tensor *y = mt_linear(x, layer->weight, layer->bias);
+    if (!y) mti_error_context(fn);
+    return y;
 }
 
 void mt_linear_layer_free(mt_linear_layer *layer)
@@ -100,26 +105,39 @@ static void sgd_update(float *p, const float *g, int64_t n, float rate)
     mti_parallel_ranges(mti_threads_for(n, 1 << 16), n, sgd_range, &job);
 }
 
+/* p -= rate * g for a parameter that is a strided view (g has p's shape, any strides). */
+static void sgd_update_strided(mt_tensor *p, const mt_tensor *g, float rate)
+{
+    float *pd = mti_data(p);
+    const float *gd = mti_data(g);
+    int64_t index[MT_MAX_DIMS] = {0}, pp = 0, gp = 0;
+    for (int64_t n = 0; n < p->numel; n++) {
+        pd[pp] -= rate * gd[gp];
+        for (int d = p->ndim - 1; d >= 0; d--) { /* odometer step */
+            pp += p->strides[d];
+            gp += g->strides[d];
+            if (++index[d] < p->shape[d]) break;
+            pp -= index[d] * p->strides[d];
+            gp -= index[d] * g->strides[d];
+            index[d] = 0;
+        }
+    }
+}
+
 mt_status mt_sgd_step(const mt_params *params, float rate)
 {
     static const char fn[] = "mt_sgd_step";
     if (!params) return mti_fail_null(fn, "params");
+    if (!isfinite(rate)) return mti_fail(MT_ERR_INVALID_ARG, fn, "rate must be finite, got %g", (double)rate);
     for (int i = 0; i < params->count; i++) {
         mt_tensor *p = params->items[i];
         const mt_tensor *g = p->grad;
         if (!g) continue;
         if (mti_is_contiguous_layout(p->ndim, p->shape, p->strides) &&
-            mti_is_contiguous_layout(g->ndim, g->shape, g->strides)) {
+            mti_is_contiguous_layout(g->ndim, g->shape, g->strides))
             sgd_update(mti_data(p), mti_data(g), p->numel, rate);
-        } else { /* a parameter that is a strided view: scaled copy, then add in place */
-            mt_tensor *scale = mti_scalar_tensor(fn, -rate);
-            mt_tensor *step = scale ? mti_zip(fn, MT_OP_MUL, g, scale) : NULL;
-            mti_unref(scale);
-            if (!step) return mt_last_status();
-            mti_strided vp = mti_strided_of(p), vs = mti_strided_of(step);
-            mti_current_kernels()->zip(MT_OP_ADD, &vp, &vp, &vs);
-            mti_unref(step);
-        }
+        else
+            sgd_update_strided(p, g, rate);
         mt_zero_grad(p);
     }
     return MT_OK;

@@ -2,6 +2,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #define MESSAGE_CAPACITY 512
 
@@ -24,6 +25,19 @@ mt_status mti_fail_null(const char *fn, const char *argument)
 {
     if (last_status == MT_OK) mti_fail(MT_ERR_NULL, fn, "%s is NULL", argument);
     return MT_ERR_NULL;
+}
+
+void mti_error_context(const char *fn)
+{
+    size_t n = strlen(fn);
+    if (last_status == MT_OK || (strncmp(last_message, fn, n) == 0 && last_message[n] == ':')) return;
+    char inner[MESSAGE_CAPACITY];
+    memcpy(inner, last_message, sizeof inner);
+    int used = snprintf(last_message, sizeof last_message, "%s: ", fn);
+    if (used < 0 || (size_t)used >= sizeof last_message) return;
+    size_t length = strnlen(inner, sizeof last_message - (size_t)used - 1);
+    memcpy(last_message + used, inner, length); /* the inner message, truncated to fit */
+    last_message[(size_t)used + length] = '\0';
 }
 
 const char *mti_format_shape(char *buf, size_t cap, int ndim, const int64_t *shape)

@@ -15,6 +15,11 @@ mt_status mti_fail(mt_status status, const char *fn, const char *fmt, ...)
  * chain of calls reports its first failure). Returns MT_ERR_NULL. */
 mt_status mti_fail_null(const char *fn, const char *argument);
 
+/* When the recorded error was reported by a function other than `fn` (an inner call of a
+ * composite operation), prefixes its message with "<fn>: " so the message names the function the
+ * caller called. */
+void mti_error_context(const char *fn);
+
 /* Writes "[2,3,4]" into buf (always NUL-terminated, truncated to fit) and returns buf. */
 const char *mti_format_shape(char *buf, size_t cap, int ndim, const int64_t *shape);
 

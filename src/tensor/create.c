@@ -50,7 +50,7 @@ mt_tensor *mti_tensor_full(const char *fn, int ndim, const int64_t *shape, float
 
 static mt_tensor *filled(const char *fn, int ndim, const int64_t *shape, float value)
 {
-    return mti_track(mti_tensor_full(fn, ndim, shape, value));
+    return mti_track(fn, mti_tensor_full(fn, ndim, shape, value));
 }
 
 mt_tensor *mt_zeros(int ndim, const int64_t *shape) { return filled("mt_zeros", ndim, shape, 0.0f); }
@@ -69,7 +69,7 @@ mt_tensor *mt_from_data(int ndim, const int64_t *shape, const float *data)
     mt_tensor *t = mti_tensor_empty("mt_from_data", ndim, shape);
     if (!t) return NULL;
     memcpy(t->storage->data, data, (size_t)t->numel * sizeof(float));
-    return mti_track(t);
+    return mti_track("mt_from_data", t);
 }
 
 mt_tensor *mti_tensor_uniform(const char *fn, int ndim, const int64_t *shape, float low,
@@ -90,10 +90,10 @@ mt_tensor *mti_tensor_uniform(const char *fn, int ndim, const int64_t *shape, fl
 
 mt_tensor *mt_rand_uniform(int ndim, const int64_t *shape, float low, float high, uint64_t seed)
 {
-    return mti_track(mti_tensor_uniform("mt_rand_uniform", ndim, shape, low, high, seed));
+    return mti_track("mt_rand_uniform", mti_tensor_uniform("mt_rand_uniform", ndim, shape, low, high, seed));
 }
 
 mt_tensor *mt_rand(int ndim, const int64_t *shape, uint64_t seed)
 {
-    return mti_track(mti_tensor_uniform("mt_rand", ndim, shape, 0.0f, 1.0f, seed));
+    return mti_track("mt_rand", mti_tensor_uniform("mt_rand", ndim, shape, 0.0f, 1.0f, seed));
 }

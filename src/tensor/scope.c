@@ -20,7 +20,7 @@ typedef struct scope_stack {
 
 static _Thread_local scope_stack scopes;
 
-mt_tensor *mti_track(mt_tensor *t)
+mt_tensor *mti_track(const char *fn, mt_tensor *t)
 {
     if (!t || scopes.depth == 0) return t;
     if (scopes.count == scopes.capacity) {
@@ -28,7 +28,8 @@ mt_tensor *mti_track(mt_tensor *t)
         mt_tensor **items = mti_realloc(scopes.items, capacity * sizeof *items);
         if (!items) {
             mti_unref(t);
-            mti_fail(MT_ERR_NO_MEMORY, "mt_scope", "cannot grow the scope to %zu tensors", capacity);
+            mti_fail(MT_ERR_NO_MEMORY, fn, "cannot record the result in the open scope (growing it "
+                     "to %zu tensors failed)", capacity);
             return NULL;
         }
         scopes.items = items;

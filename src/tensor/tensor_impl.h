@@ -92,8 +92,9 @@ mt_tensor *mti_hold(mt_tensor *t);
 void mti_unhold(mt_tensor *t);
 
 /* Records the returned reference `t` in the innermost open scope (which then owns it). Returns t,
- * or NULL (t dropped, MT_ERR_NO_MEMORY) if the scope cannot grow. NULL stays NULL. */
-mt_tensor *mti_track(mt_tensor *t);
+ * or NULL (t dropped, MT_ERR_NO_MEMORY reported as `fn`) if the scope cannot grow. NULL stays
+ * NULL. */
+mt_tensor *mti_track(const char *fn, mt_tensor *t);
 
 /* ---- views for kernels ---- */
 static inline float *mti_data(const mt_tensor *t) { return t->storage->data + t->offset; }
