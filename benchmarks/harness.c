@@ -1,6 +1,7 @@
 /* minitorch-bench: the measuring harness (see harness.h). */
 #include "harness.h"
 
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -13,6 +14,14 @@ static bool show_progress;
 
 static bench_result *results;
 static size_t result_count, result_capacity;
+
+typedef struct bench_note_line {
+    char suite[32];
+    char *text;
+} bench_note_line;
+
+static bench_note_line *notes;
+static size_t note_count, note_capacity;
 
 double bench_now(void)
 {
@@ -66,24 +75,30 @@ static void prepare(const bench_case *c)
 const bench_result *bench_run(const bench_case *c)
 {
     const int calls = c->calls > 0 ? c->calls : 1;
+    const int warmups = c->warmup > 0 ? c->warmup : c->warmup < 0 ? 0 : warmup_runs;
+    int timed = c->repeats > 0 ? c->repeats : timed_runs;
     prepare(c);
-    for (int i = 0; i < warmup_runs; i++) {
-        progress(c, "warm-up", i + 1, warmup_runs);
+    for (int i = 0; i < warmups; i++) {
+        progress(c, "warm-up", i + 1, warmups);
         for (int k = 0; k < calls; k++) c->fn(c->ctx);
     }
-    double *samples = malloc(sizeof *samples * (size_t)timed_runs);
+    double *samples = malloc(sizeof *samples * (size_t)timed);
     if (!samples) {
         fprintf(stderr, "minitorch-bench: out of memory\n");
         exit(1);
     }
-    for (int i = 0; i < timed_runs; i++) {
-        progress(c, "run", i + 1, timed_runs);
+    double spent = 0.0;
+    for (int i = 0; i < timed; i++) {
+        progress(c, "run", i + 1, timed);
         double start = bench_now();
         for (int k = 0; k < calls; k++) c->fn(c->ctx);
-        samples[i] = (bench_now() - start) / calls;
+        double seconds = bench_now() - start;
+        samples[i] = seconds / calls;
+        spent += seconds;
+        if (c->budget > 0 && spent > c->budget && i + 1 >= 3 && i + 1 < timed) timed = i + 1;
     }
     if (show_progress) fprintf(stderr, "\r\033[K");
-    qsort(samples, (size_t)timed_runs, sizeof *samples, compare_doubles);
+    qsort(samples, (size_t)timed, sizeof *samples, compare_doubles);
 
     if (result_count == result_capacity) {
         size_t capacity = result_capacity ? 2 * result_capacity : 64;
@@ -105,32 +120,80 @@ const bench_result *bench_run(const bench_case *c)
     r->threads = c->threads;
     r->work = c->work;
     r->unit = c->unit;
-    r->repeats = timed_runs;
+    r->repeats = timed;
     r->min = samples[0];
-    r->max = samples[timed_runs - 1];
-    r->median = timed_runs % 2 ? samples[timed_runs / 2]
-                               : 0.5 * (samples[timed_runs / 2 - 1] + samples[timed_runs / 2]);
+    r->max = samples[timed - 1];
+    r->median = timed % 2 ? samples[timed / 2]
+                          : 0.5 * (samples[timed / 2 - 1] + samples[timed / 2]);
     free(samples);
     return r;
 }
 
-const bench_result *bench_find(const char *suite, const char *name, const char *backend,
-                               int threads)
+const bench_result *bench_find_sized(const char *suite, const char *name, const char *backend,
+                                     int threads, const char *size)
 {
     for (size_t i = 0; i < result_count; i++) {
         const bench_result *r = &results[i];
         if (r->threads == threads && strcmp(r->suite, suite) == 0 && strcmp(r->name, name) == 0 &&
-            strcmp(r->backend, backend) == 0)
+            strcmp(r->backend, backend) == 0 && (!size || strcmp(r->size, size) == 0))
             return r;
     }
     return NULL;
 }
 
+const bench_result *bench_find(const char *suite, const char *name, const char *backend,
+                               int threads)
+{
+    return bench_find_sized(suite, name, backend, threads, NULL);
+}
+
+size_t bench_result_count(void) { return result_count; }
+
+const bench_result *bench_result_at(size_t index)
+{
+    return index < result_count ? &results[index] : NULL;
+}
+
 static const bench_result *baseline_of(const bench_result *r)
 {
     if (!r->baseline[0]) return NULL;
-    const bench_result *b = bench_find(r->suite, r->baseline, r->backend, r->threads);
-    return b ? b : bench_find(r->suite, r->baseline, "baseline", r->threads);
+    const char *sizes[2] = {r->size, NULL}; /* the same size first, then any */
+    for (int s = 0; s < 2; s++) {
+        const bench_result *b =
+            bench_find_sized(r->suite, r->baseline, r->backend, r->threads, sizes[s]);
+        if (!b) b = bench_find_sized(r->suite, r->baseline, "baseline", r->threads, sizes[s]);
+        if (b) return b;
+    }
+    return NULL;
+}
+
+void bench_note(const char *suite, const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    int length = vsnprintf(NULL, 0, format, args);
+    va_end(args);
+    if (length < 0) return;
+    if (note_count == note_capacity) {
+        size_t capacity = note_capacity ? 2 * note_capacity : 32;
+        bench_note_line *grown = realloc(notes, sizeof *notes * capacity);
+        if (!grown) {
+            fprintf(stderr, "minitorch-bench: out of memory\n");
+            exit(1);
+        }
+        notes = grown;
+        note_capacity = capacity;
+    }
+    char *text = malloc((size_t)length + 1);
+    if (!text) {
+        fprintf(stderr, "minitorch-bench: out of memory\n");
+        exit(1);
+    }
+    va_start(args, format);
+    vsnprintf(text, (size_t)length + 1, format, args);
+    va_end(args);
+    copy_text(notes[note_count].suite, sizeof notes[note_count].suite, suite);
+    notes[note_count++].text = text;
 }
 
 /* Ratio of the baseline's median time to this case's (0 when there is none). */
@@ -151,13 +214,20 @@ static const char *rate_unit(bench_unit unit)
     case BENCH_BYTES: return "GB/s";
     case BENCH_FLOPS: return "GFLOP/s";
     case BENCH_CALLS: return "Mcall/s";
+    case BENCH_ITEMS: return "Mitem/s";
     }
     return "";
 }
 
+/* The rate in the unit rate_unit() names. */
+static double shown_rate(const bench_result *r)
+{
+    return rate_of(r) / (r->unit == BENCH_CALLS || r->unit == BENCH_ITEMS ? 1e6 : 1e9);
+}
+
 /* ---- the tables ---- */
 
-enum { COLUMNS = 8, CELL = 80 };
+enum { COLUMNS = 9, CELL = 80 };
 
 static void time_unit(double seconds, double *scale, const char **unit)
 {
@@ -166,6 +236,8 @@ static void time_unit(double seconds, double *scale, const char **unit)
     else if (seconds >= 1e-6) *scale = 1e6, *unit = "us";
     else *scale = 1e9, *unit = "ns";
 }
+
+static bool disturbed(const bench_result *r) { return r->median > 1.5 * r->min; }
 
 static void format_row(const bench_result *r, char cells[COLUMNS][CELL])
 {
@@ -176,20 +248,21 @@ static void format_row(const bench_result *r, char cells[COLUMNS][CELL])
     snprintf(cells[1], CELL, "%s", r->size);
     snprintf(cells[2], CELL, "%s", r->backend);
     snprintf(cells[3], CELL, "%d", r->threads);
-    snprintf(cells[4], CELL, "%.4g %s", r->median * scale, unit);
-    snprintf(cells[5], CELL, "%.4g %s", rate_of(r) / 1e9 * (r->unit == BENCH_CALLS ? 1e3 : 1.0),
-             rate_unit(r->unit));
+    /* '*': the median is well above the fastest run, so other work disturbed this case */
+    snprintf(cells[4], CELL, "%.4g %s%s", r->median * scale, unit, disturbed(r) ? "*" : "");
+    snprintf(cells[5], CELL, "%.4g %s", shown_rate(r), rate_unit(r->unit));
     double ratio = ratio_of(r);
     if (ratio > 0) snprintf(cells[6], CELL, "%.2f", ratio);
     else snprintf(cells[6], CELL, "-");
     snprintf(cells[7], CELL, "%.4g..%.4g %s", r->min * scale, r->max * scale, unit);
+    snprintf(cells[8], CELL, "%d", r->repeats);
 }
 
 void bench_print_tables(FILE *out)
 {
-    static const char *const headers[COLUMNS] = {"case", "size", "backend", "threads",
-                                                 "median", "rate", "vs base", "min..max"};
-    static const bool right[COLUMNS] = {false, false, false, true, true, true, true, true};
+    static const char *const headers[COLUMNS] = {"case",   "size", "backend", "threads", "median",
+                                                 "rate",   "vs base", "min..max", "runs"};
+    static const bool right[COLUMNS] = {false, false, false, true, true, true, true, true, true};
     char (*cells)[COLUMNS][CELL] = malloc(sizeof *cells * (result_count ? result_count : 1));
     if (!cells) return;
     for (size_t i = 0; i < result_count; i++) format_row(&results[i], cells[i]);
@@ -202,30 +275,53 @@ void bench_print_tables(FILE *out)
         if (seen) continue;
         const char *suite = results[first].suite;
 
+        /* the "runs" column only when the suite's cases were not all timed equally often */
+        bool uniform = true;
         int width[COLUMNS];
         for (int c = 0; c < COLUMNS; c++) width[c] = (int)strlen(headers[c]);
         for (size_t i = first; i < result_count; i++) {
             if (strcmp(results[i].suite, suite) != 0) continue;
+            uniform &= results[i].repeats == results[first].repeats;
             for (int c = 0; c < COLUMNS; c++) {
                 int w = (int)strlen(cells[i][c]);
                 if (w > width[c]) width[c] = w;
             }
         }
-        fprintf(out, "\n== suite %s (median of %d runs; vs base = baseline median / median) ==\n",
-                suite, results[first].repeats);
-        for (int c = 0; c < COLUMNS; c++)
+        const int shown = uniform ? COLUMNS - 1 : COLUMNS;
+        if (uniform)
+            fprintf(out,
+                    "\n== suite %s (median of %d runs; vs base = baseline median / median) ==\n",
+                    suite, results[first].repeats);
+        else
+            fprintf(out, "\n== suite %s (median of `runs` timed runs; vs base = baseline median / "
+                         "median) ==\n",
+                    suite);
+        for (int c = 0; c < shown; c++)
             fprintf(out, "%s%*s", c ? "  " : "", right[c] ? width[c] : -width[c], headers[c]);
         fputc('\n', out);
-        for (int c = 0; c < COLUMNS; c++) {
+        for (int c = 0; c < shown; c++) {
             fprintf(out, "%s", c ? "  " : "");
             for (int k = 0; k < width[c]; k++) fputc('-', out);
         }
         fputc('\n', out);
         for (size_t i = first; i < result_count; i++) {
             if (strcmp(results[i].suite, suite) != 0) continue;
-            for (int c = 0; c < COLUMNS; c++)
+            for (int c = 0; c < shown; c++)
                 fprintf(out, "%s%*s", c ? "  " : "", right[c] ? width[c] : -width[c], cells[i][c]);
             fputc('\n', out);
+        }
+        bool marked = false;
+        for (size_t i = first; i < result_count && !marked; i++)
+            marked = strcmp(results[i].suite, suite) == 0 && disturbed(&results[i]);
+        if (marked)
+            fprintf(out, "* median over 1.5x the fastest run: other work on the machine disturbed "
+                         "this case\n");
+        bool noted = false;
+        for (size_t i = 0; i < note_count; i++) {
+            if (strcmp(notes[i].suite, suite) != 0) continue;
+            if (!noted) fputc('\n', out);
+            noted = true;
+            fprintf(out, "%s\n", notes[i].text);
         }
     }
     free(cells);
@@ -251,6 +347,7 @@ static const char *unit_name(bench_unit unit)
     case BENCH_BYTES: return "bytes";
     case BENCH_FLOPS: return "flops";
     case BENCH_CALLS: return "calls";
+    case BENCH_ITEMS: return "items";
     }
     return "";
 }
@@ -293,11 +390,19 @@ int bench_write_json(const char *path, const bench_machine *machine)
                    " \"median_s\": %.6e, \"min_s\": %.6e, \"max_s\": %.6e, \"rate\": %.6e,"
                    " \"rate_unit\": \"%s\", \"baseline\": ",
                 r->threads, r->work, unit_name(r->unit), r->repeats, r->median, r->min, r->max,
-                rate_of(r) / 1e9 * (r->unit == BENCH_CALLS ? 1e3 : 1.0), rate_unit(r->unit));
+                shown_rate(r), rate_unit(r->unit));
         if (r->baseline[0]) json_string(f, r->baseline);
         else fprintf(f, "null");
         if (ratio > 0) fprintf(f, ", \"ratio\": %.6g}", ratio);
         else fprintf(f, ", \"ratio\": null}");
+    }
+    fprintf(f, "\n  ],\n  \"notes\": [");
+    for (size_t i = 0; i < note_count; i++) {
+        fprintf(f, "%s\n    {\"suite\": ", i ? "," : "");
+        json_string(f, notes[i].suite);
+        fprintf(f, ", \"text\": ");
+        json_string(f, notes[i].text);
+        fputc('}', f);
     }
     fprintf(f, "\n  ]\n}\n");
     return close_file(f, path);
@@ -318,9 +423,7 @@ int bench_write_csv(const char *path)
         double ratio = ratio_of(r);
         fprintf(f, "%s,%s,%s,%s,%d,%.17g,%s,%d,%.6e,%.6e,%.6e,%.6e,%s,%s,", r->suite, r->name,
                 r->size, r->backend, r->threads, r->work, unit_name(r->unit), r->repeats,
-                r->median, r->min, r->max,
-                rate_of(r) / 1e9 * (r->unit == BENCH_CALLS ? 1e3 : 1.0), rate_unit(r->unit),
-                r->baseline);
+                r->median, r->min, r->max, shown_rate(r), rate_unit(r->unit), r->baseline);
         if (ratio > 0) fprintf(f, "%.6g", ratio);
         fputc('\n', f);
     }
@@ -332,4 +435,8 @@ void bench_free(void)
     free(results);
     results = NULL;
     result_count = result_capacity = 0;
+    for (size_t i = 0; i < note_count; i++) free(notes[i].text);
+    free(notes);
+    notes = NULL;
+    note_count = note_capacity = 0;
 }

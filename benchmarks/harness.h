@@ -8,19 +8,25 @@
  *
  *     ratio = baseline median / case median   (> 1: faster than the baseline)
  *
- * The baseline is looked up by name in the same suite with the same thread count, preferring the
- * case's own backend and falling back to backend "baseline" (the plain C loops).
+ * The baseline is looked up by name in the same suite with the same thread count and size label,
+ * preferring the case's own backend and falling back to backend "baseline" (the plain C loops);
+ * when no result has the case's size, a result of any size is taken.
+ *
+ * A suite can add notes (derived figures, target checks, reference values measured elsewhere):
+ * they are printed under the suite's table and written into the JSON file.
  */
 #ifndef BENCH_HARNESS_H
 #define BENCH_HARNESS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 
 typedef enum bench_unit {
     BENCH_BYTES, /* work = bytes read + written per call -> GB/s */
     BENCH_FLOPS, /* work = floating-point operations per call -> GFLOP/s */
-    BENCH_CALLS  /* work = 1 per call -> calls/s, time shown per call */
+    BENCH_CALLS, /* work = 1 per call -> calls/s, time shown per call */
+    BENCH_ITEMS  /* work = items (e.g. training points) per call -> items/s */
 } bench_unit;
 
 typedef struct bench_case {
@@ -33,6 +39,10 @@ typedef struct bench_case {
     bench_unit unit;
     const char *baseline; /* name of the case this one is compared to, or NULL */
     int calls;            /* calls of fn per timed sample (0 counts as 1); times are per call */
+    int repeats;          /* timed runs of this case; 0: the configured count (--repeat) */
+    int warmup;           /* warm-up runs of this case; 0: the configured count, < 0: none */
+    double budget;        /* seconds: stop timing once the timed runs took this long, after at
+                           * least 3 runs (keeps slow cases bounded on a loaded machine); 0: none */
     void (*fn)(void *ctx);
     void *ctx;
 } bench_case;
@@ -65,7 +75,22 @@ const bench_result *bench_run(const bench_case *c);
 const bench_result *bench_find(const char *suite, const char *name, const char *backend,
                                int threads);
 
-/* One table per suite, in the order the suites first appeared. */
+/* bench_find for results with size label `size` only. */
+const bench_result *bench_find_sized(const char *suite, const char *name, const char *backend,
+                                     int threads, const char *size);
+
+/* The recorded results, in running order (for the charts). */
+size_t bench_result_count(void);
+const bench_result *bench_result_at(size_t index);
+
+/* Adds a line of text under `suite`'s table (printf-style; one line, no newline needed). */
+void bench_note(const char *suite, const char *format, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* One table per suite, in the order the suites first appeared, each followed by its notes. */
 void bench_print_tables(FILE *out);
 /* Returns 0 on success, -1 (with a message on stderr) if the file cannot be written. */
 int bench_write_json(const char *path, const bench_machine *machine);

@@ -102,3 +102,26 @@ void loop_sum_rows(float *restrict out, const float *restrict a, int64_t rows, i
         out[i] = s;
     }
 }
+
+void loop_chain_sigmoid(float *restrict s, float *restrict dw, float *restrict db,
+                        const float *restrict x, const float *restrict w, const float *restrict b,
+                        int64_t rows, int64_t cols)
+{
+    for (int64_t j = 0; j < cols; j++) dw[j] = dw[cols + j] = db[j] = 0.0f;
+    for (int64_t i = 0; i < rows; i++) {
+        const float x0 = x[2 * i], x1 = x[2 * i + 1];
+        float *restrict srow = s + i * cols;
+#pragma omp simd
+        for (int64_t j = 0; j < cols; j++) {
+            float z = x0 * w[j] + x1 * w[cols + j] + b[j];
+            float e = expf(-fabsf(z));
+            float r = 1.0f / (1.0f + e);
+            float v = z >= 0.0f ? r : e * r;
+            float dz = v * (1.0f - v);
+            srow[j] = v;
+            dw[j] += x0 * dz;
+            dw[cols + j] += x1 * dz;
+            db[j] += dz;
+        }
+    }
+}

@@ -34,4 +34,11 @@ void loop_add_transposed_untiled(float *restrict out, const float *restrict at,
 void loop_sum_rows(float *restrict out, const float *restrict a, int64_t rows, int64_t cols,
                    int threads);
 
+/* The small chain s = sigmoid(x w + b) for x (rows, 2), w (2, cols), b (cols), with the gradients
+ * a ones gradient from above gives: dw = x^T (s (1 - s)) (2, cols), db = column sums of s (1 - s).
+ * One thread (it is tiny); vectorized over the columns. */
+void loop_chain_sigmoid(float *restrict s, float *restrict dw, float *restrict db,
+                        const float *restrict x, const float *restrict w, const float *restrict b,
+                        int64_t rows, int64_t cols);
+
 #endif

@@ -1,7 +1,7 @@
 /* minitorch-bench: runs the benchmark suites and prints one table per suite.
  *
  *   minitorch-bench [--suite NAME]... [--quick] [--repeat N] [--threads N]
- *                   [--json FILE] [--csv FILE] [--help]
+ *                   [--json FILE] [--csv FILE] [--plot DIR] [--help]
  *
  * Every figure is the median of repeated timed runs, shown with its ratio to a baseline measured
  * in the same run. Library cases run on both backends (naive, blas) unless MINITORCH_BACKEND
@@ -13,6 +13,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "plot.h"
 #include "suites.h"
 
 static void usage(FILE *out)
@@ -22,9 +23,13 @@ static void usage(FILE *out)
             "  --suite NAME   run this suite (repeatable; default: all)\n"
             "  --quick        reduced sizes and repeats (whole run well under 30 s)\n"
             "  --repeat N     timed runs per case (default 11, --quick 5); the median is shown\n"
+            "                 (the longest matmul cases and the training epochs use their own\n"
+            "                 counts, cut short by a time limit on a loaded machine)\n"
             "  --threads N    threads for the multi-threaded cases (default: all cores)\n"
             "  --json FILE    also write the results as JSON\n"
             "  --csv FILE     also write the results as CSV\n"
+            "  --plot DIR     after the run, write gnuplot data and scripts to DIR and draw PNG\n"
+            "                 charts with gnuplot (skipped with a message if it is not installed)\n"
             "  --help         this text\n"
             "MINITORCH_BACKEND=naive|blas restricts the library cases to one backend.\n"
             "suites:\n");
@@ -121,7 +126,7 @@ int main(int argc, char **argv)
 {
     bool quick = false;
     int repeats = 0, threads = 0;
-    const char *json_path = NULL, *csv_path = NULL;
+    const char *json_path = NULL, *csv_path = NULL, *plot_dir = NULL;
     const bench_suite *chosen[64];
     int chosen_count = 0;
 
@@ -140,7 +145,7 @@ int main(int argc, char **argv)
         }
         bool takes_value = strcmp(name, "--suite") == 0 || strcmp(name, "--repeat") == 0 ||
                            strcmp(name, "--threads") == 0 || strcmp(name, "--json") == 0 ||
-                           strcmp(name, "--csv") == 0;
+                           strcmp(name, "--csv") == 0 || strcmp(name, "--plot") == 0;
         if (takes_value && !value) {
             if (i + 1 >= argc) return bad_usage("%s needs a value", name);
             value = argv[++i];
@@ -171,6 +176,9 @@ int main(int argc, char **argv)
             json_path = value;
         } else if (strcmp(name, "--csv") == 0) {
             csv_path = value;
+        } else if (strcmp(name, "--plot") == 0) {
+            if (!*value) return bad_usage("--plot needs a directory%s", "");
+            plot_dir = value;
         } else {
             return bad_usage("unknown option \"%s\"", arg);
         }
@@ -248,6 +256,10 @@ int main(int argc, char **argv)
     bench_machine machine = {cpu, cores, mt_config_string(), thread_text};
     if (json_path && bench_write_json(json_path, &machine) != 0) status = 1;
     if (csv_path && bench_write_csv(csv_path) != 0) status = 1;
+    if (plot_dir) {
+        fflush(stdout);
+        if (bench_plot(plot_dir, config.threads) != 0) status = 1;
+    }
     bench_free();
     return status;
 }

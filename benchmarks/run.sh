@@ -11,4 +11,4 @@ build="${MINITORCH_BENCH_BUILD:-build-release}"
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DMINITORCH_BUILD_TESTS=OFF
 cmake --build "$build" -j "$(nproc)"
 mkdir -p benchmarks/results
-"$build/benchmarks/minitorch-bench" --json benchmarks/results/latest.json "$@"
+"$build/benchmarks/minitorch-bench" --json benchmarks/results/latest.json --plot benchmarks/results "$@"

@@ -15,7 +15,10 @@
 /* The registry, in running order. */
 #define BENCH_SUITES(X) \
     X(baseline)         \
-    X(elementwise)
+    X(elementwise)      \
+    X(matmul)           \
+    X(autodiff)         \
+    X(train)
 
 enum { BENCH_MAX_BACKENDS = 2 };
 

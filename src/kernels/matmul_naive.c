@@ -1,26 +1,34 @@
 /* Naive backend: the fused matrix multiply (MiniTorch Task 3.2), written for speed without BLAS.
  *
  * out[i][j] = sum_k a[i][k] * b[k][j], computed straight into the output: no (n, k, m) product
- * tensor, no allocation. The work is split into tasks of TASK_ROWS x TASK_COLS outputs over every
+ * tensor, no intermediate. The work is split into tasks of TASK_ROWS x TASK_COLS outputs over every
  * output matrix, so even a single 2-D product uses every core. Inside a task, a MR x NR register
  * tile is updated with one multiply-add per element and k step (the compiler vectorizes the NR
- * columns), over KC-deep slices of k so the slice of b being read stays in L1. When b's columns
- * are not contiguous (a transposed view, as in dC * B^T), each KC x NR slice is first gathered
- * into a small contiguous tile on the stack.
+ * columns), over KC-deep slices of k so the slice of b being read stays in L1. Each KC x NR slice
+ * of b is first gathered into a small contiguous tile, reading b along its contiguous dim: that
+ * makes a transposed b (as in dC * B^T) as fast as a plain one, and a tall task reuses the tile
+ * for all its row groups.
+ *
+ * Memory: the tiles' accumulators and the gathered b slice live in a fixed per-thread scratch
+ * (about 80 KB) from the storage cache — not the stack, since callers' threads may have small
+ * stacks — and nothing proportional to the problem is ever allocated.
  *
  * Determinism: each output sums its products in the fixed order (summed batch, then k) into a
  * single accumulator, whatever the tiling and thread count. */
+#include <omp.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "kernels/kernels.h"
 #include "kernels/matmul_common.h"
+#include "runtime/alloc.h"
+#include "runtime/error.h"
 #include "runtime/runtime.h"
 
 #define MR 4
 #define NR 32
 #define KC 128
-#define TASK_ROWS 64
+#define TASK_ROWS 128
 #define TASK_COLS 128
 #define FLOPS_PER_THREAD (64 * 64 * 64)
 
@@ -66,13 +74,13 @@ static void edge_tile(float *acc, int64_t acc_ld, const float *a, int64_t a_row,
         }
 }
 
-static void run_task(const mti_matmul_plan *p, int64_t ob, task_geometry g, bool accumulate)
+/* acc (TASK_ROWS x TASK_COLS) and packed (KC x NR): one thread's scratch. */
+static void run_task(const mti_matmul_plan *p, int64_t ob, task_geometry g, bool accumulate,
+                     float *acc, float *packed)
 {
     const int nd = p->out.ndim;
     const int64_t a_row = p->a.strides[nd - 2], a_col = p->a.strides[nd - 1];
     const int64_t b_row = p->b.strides[nd - 2], b_col = p->b.strides[nd - 1];
-    float acc[TASK_ROWS * TASK_COLS];
-    float packed[KC * NR];
     const int64_t acc_ld = g.cols;
     memset(acc, 0, sizeof(float) * (size_t)(g.rows * g.cols));
 
@@ -87,10 +95,17 @@ static void run_task(const mti_matmul_plan *p, int64_t ob, task_geometry g, bool
                 int width = (int)(g.cols - j0 < NR ? g.cols - j0 : NR);
                 const float *tile = b + k0 * b_row + j0 * b_col;
                 int64_t ldb = b_row;
-                if (b_col != 1) { /* gather a contiguous KC x NR tile */
-                    for (int64_t k = 0; k < kc; k++)
+                if (b_col != 1 || g.rows > MR * 4) {
+                    /* gather a contiguous KC x NR tile (reading b along its contiguous dim):
+                     * needed when b's columns are strided, and faster anyway when many row
+                     * groups reuse it */
+                    if (b_col == 1)
+                        for (int64_t k = 0; k < kc; k++)
+                            for (int j = 0; j < width; j++) packed[k * NR + j] = tile[k * b_row + j];
+                    else
                         for (int j = 0; j < width; j++)
-                            packed[k * NR + j] = tile[k * b_row + j * b_col];
+                            for (int64_t k = 0; k < kc; k++)
+                                packed[k * NR + j] = tile[k * b_row + j * b_col];
                     tile = packed;
                     ldb = NR;
                 }
@@ -135,8 +150,12 @@ static void run_task(const mti_matmul_plan *p, int64_t ob, task_geometry g, bool
     }
 }
 
+#define SCRATCH_PER_THREAD (TASK_ROWS * TASK_COLS + KC * NR)
+
 typedef struct naive_job {
     const mti_matmul_plan *p;
+    float *scratch; /* SCRATCH_PER_THREAD floats per thread */
+    int threads;
     int64_t row_blocks, col_blocks;
     bool accumulate;
 } naive_job;
@@ -145,6 +164,8 @@ static void run_tasks(void *context, int64_t t, int64_t end)
 {
     const naive_job *job = context;
     const mti_matmul_plan *p = job->p;
+    /* this call's own region numbers its threads from 0; run serially it uses slot 0 */
+    float *acc = job->scratch + (size_t)(job->threads > 1 ? omp_get_thread_num() : 0) * SCRATCH_PER_THREAD;
     const int64_t per_matrix = job->row_blocks * job->col_blocks;
     for (; t < end; t++) {
         int64_t ob = t / per_matrix, rest = t % per_matrix;
@@ -153,14 +174,13 @@ static void run_tasks(void *context, int64_t t, int64_t end)
         g.col0 = rest % job->col_blocks * TASK_COLS;
         g.rows = p->n - g.row0 < TASK_ROWS ? p->n - g.row0 : TASK_ROWS;
         g.cols = p->m - g.col0 < TASK_COLS ? p->m - g.col0 : TASK_COLS;
-        run_task(p, ob, g, job->accumulate);
+        run_task(p, ob, g, job->accumulate, acc, acc + TASK_ROWS * TASK_COLS);
     }
 }
 
 mt_status mti_naive_matmul(const char *fn, const mti_strided *out, const mti_strided *a, const mti_strided *b,
                            const mti_strided *bias, bool trans_a, bool trans_b, bool accumulate)
 {
-    (void)fn; /* nothing here can fail */
     bool tracing = mti_tracing();
     double start = tracing ? mti_now_us() : 0;
     mti_matmul_plan p;
@@ -173,8 +193,16 @@ mt_status mti_naive_matmul(const char *fn, const mti_strided *out, const mti_str
     int threads = mti_threads_for(flops > 1e15 ? (int64_t)1e15 : (int64_t)flops, FLOPS_PER_THREAD);
     if (threads > tasks) threads = (int)tasks;
 
-    naive_job job = {&p, row_blocks, col_blocks, accumulate};
+    /* the tiles' accumulators come from the storage cache, not the stack (callers' threads
+     * may have small stacks) */
+    size_t capacity;
+    float *scratch = mti_buffer_alloc(sizeof(float) * SCRATCH_PER_THREAD * (size_t)threads, &capacity);
+    if (!scratch)
+        return mti_fail(MT_ERR_NO_MEMORY, fn, "cannot allocate %d x %d floats of matmul scratch",
+                        threads, SCRATCH_PER_THREAD);
+    naive_job job = {&p, scratch, threads, row_blocks, col_blocks, accumulate};
     mti_parallel_ranges(threads, tasks, run_tasks, &job);
+    mti_buffer_free(scratch, capacity);
 
     if (tracing) {
         static const char *const names[] = {"out", "a", "b"};
