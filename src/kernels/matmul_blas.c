@@ -22,6 +22,11 @@
 #include "runtime/error.h"
 #include "runtime/runtime.h"
 
+/* Products of at most this many multiply-adds run sgemm on the calling thread only. */
+#ifndef SERIAL_SGEMM
+#define SERIAL_SGEMM (1 << 21)
+#endif
+
 /* Batches run in parallel, each sgemm on one thread, whenever there are at least as many output
  * matrices as threads: measured here (matmul benchmark, 2 threads) that beats a serial loop of
  * multi-threaded sgemm by 1.3x (8 x 256^3) to 2.6x (64 x 96^3), and matches it for large ones. */
@@ -80,6 +85,7 @@ typedef struct product {
     bool accumulate_first; /* add into the output's current contents */
     float *scratch_a, *scratch_b, *scratch_c;
     bool copied_a, copied_b, copied_c, swapped;
+    bool single_threaded; /* a small product: keep OpenBLAS to the calling thread */
     char trans_a, trans_b;
 } product;
 
@@ -117,6 +123,9 @@ static void run_output_matrix(product *q)
             cs = 1;
         }
         describe(n, m, rs, cs, &c_trans, &ldc);
+        /* OpenBLAS's OpenMP build takes its thread count from omp_get_max_threads() */
+        int saved_threads = q->single_threaded ? omp_get_max_threads() : 0;
+        if (q->single_threaded) omp_set_num_threads(1);
         if (c_trans == CblasNoTrans) {
             cblas_sgemm(CblasRowMajor, A.trans, B.trans, (int)n, (int)m, (int)k, 1.0f, A.data,
                         (int)A.ld, B.data, (int)B.ld, beta, c, (int)ldc);
@@ -127,6 +136,7 @@ static void run_output_matrix(product *q)
             cblas_sgemm(CblasRowMajor, tb, ta, (int)m, (int)n, (int)k, 1.0f, B.data, (int)B.ld,
                         A.data, (int)A.ld, beta, c, (int)ldc);
         }
+        if (q->single_threaded) omp_set_num_threads(saved_threads);
     }
 }
 
@@ -160,7 +170,7 @@ static void write_back(const mti_matmul_plan *p, int64_t ob, const float *src)
 
 typedef struct blas_job {
     const mti_matmul_plan *p;
-    bool accumulate, need_a, need_b, need_c;
+    bool accumulate, need_a, need_b, need_c, single_threaded;
     float *scratch;
     size_t per_thread;
     int threads;
@@ -180,7 +190,7 @@ static void run_batches(void *context, int64_t first, int64_t end)
      * inside the caller's region, where omp_get_thread_num() is the caller's) it has slot 0. */
     int slot = job->threads > 1 ? omp_get_thread_num() : 0;
     float *mine = job->scratch ? job->scratch + job->per_thread * (size_t)slot : NULL;
-    product q = {.p = p};
+    product q = {.p = p, .single_threaded = job->single_threaded};
     q.scratch_a = job->need_a ? mine : NULL;
     q.scratch_b = job->need_b ? mine + (job->need_a ? n * k : 0) : NULL;
     q.scratch_c = job->need_c ? mine + (job->need_a ? n * k : 0) + (job->need_b ? k * m : 0) : NULL;
@@ -245,6 +255,11 @@ mt_status mti_blas_matmul(const char *fn, const mti_strided *out, const mti_stri
 
     blas_job job = {.p = &p, .accumulate = accumulate, .need_a = need_a, .need_b = need_b,
                     .need_c = need_c, .scratch = scratch, .per_thread = per_thread, .threads = threads};
+    /* OpenBLAS goes multi-threaded above 64^3 multiply-adds whatever the shape; for products this
+     * small (e.g. a 10-row batch through a 256-wide layer) waking a second thread costs more than
+     * it saves. Inside a parallel region sgemm is single-threaded anyway. */
+    job.single_threaded = threads == 1 && (double)n * (double)m * (double)k <= SERIAL_SGEMM &&
+                          !omp_in_parallel() && omp_get_max_threads() > 1;
     mti_parallel_ranges(threads, p.out_batches, run_batches, &job);
     if (scratch) mti_buffer_free(scratch, scratch_capacity);
 
