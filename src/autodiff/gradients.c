@@ -164,21 +164,35 @@ static mt_tensor *product_gradient(const char *fn, const mt_tensor *input, const
     return grad;
 }
 
-static mt_status matmul_gradient(const char *fn, mt_tensor *a, mt_tensor *b, const mt_tensor *g)
+/* g, or a dense copy of it when its matrices are broadcast (e.g. the gradient of a sum): such
+ * an operand is copied by the blas kernel anyway, once per product; copying here does it once. */
+static mt_tensor *dense_gradient(const char *fn, const mt_tensor *g)
 {
+    for (int d = g->ndim - 2; d < g->ndim; d++)
+        if (g->strides[d] == 0 && g->shape[d] > 1) return mti_copy(fn, g);
+    return mti_ref((mt_tensor *)g);
+}
+
+static mt_status matmul_gradient(const char *fn, mt_tensor *a, mt_tensor *b, const mt_tensor *g_in)
+{
+    mt_tensor *g = dense_gradient(fn, g_in);
+    if (!g) return mt_last_status();
     mti_strided vg = mti_strided_of(g), va = as_batched(a, g), vb = as_batched(b, g);
     mt_status status = MT_OK;
     if (wants(a)) /* dA = dC * B^T */
         status = mti_give_grad(fn, a, product_gradient(fn, a, g, &vg, false, &vb, true));
     if (status == MT_OK && wants(b)) /* dB = A^T * dC */
         status = mti_give_grad(fn, b, product_gradient(fn, b, g, &va, true, &vg, false));
+    mti_unref(g);
     return status;
 }
 
 /* linear: out (..., n, o) = x (..., n, i) @ w (i, o) + bias (o). */
 static mt_status linear_gradient(const char *fn, mt_tensor *x, mt_tensor *w, mt_tensor *bias,
-                                 const mt_tensor *g)
+                                 const mt_tensor *g_in)
 {
+    mt_tensor *g = dense_gradient(fn, g_in);
+    if (!g) return mt_last_status();
     mt_status status = MT_OK;
     mti_strided vg = mti_strided_of(g), vx = as_batched(x, g), vw = as_batched(w, g);
     if (wants(x))
@@ -187,6 +201,7 @@ static mt_status linear_gradient(const char *fn, mt_tensor *x, mt_tensor *w, mt_
         status = mti_give_grad(fn, w, product_gradient(fn, w, g, &vx, true, &vg, false));
     if (status == MT_OK && wants(bias)) /* column sums; give_grad sums any remaining batch dims */
         status = mti_give_grad(fn, bias, mti_reduce(fn, MT_OP_SUM, g, g->ndim - 2));
+    mti_unref(g);
     return status;
 }
 
