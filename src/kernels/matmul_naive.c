@@ -95,10 +95,11 @@ static void run_task(const mti_matmul_plan *p, int64_t ob, task_geometry g, bool
                 int width = (int)(g.cols - j0 < NR ? g.cols - j0 : NR);
                 const float *tile = b + k0 * b_row + j0 * b_col;
                 int64_t ldb = b_row;
-                if (b_col != 1 || g.rows > MR * 4) {
+                if (b_col != 1 || g.rows > MR * 4 || width < NR) {
                     /* gather a contiguous KC x NR tile (reading b along its contiguous dim):
-                     * needed when b's columns are strided, and faster anyway when many row
-                     * groups reuse it */
+                     * needed when b's columns are strided, faster anyway when many row groups
+                     * reuse it, and zero-padded to NR columns for a partial tile so the
+                     * register kernel can run on it */
                     if (b_col == 1)
                         for (int64_t k = 0; k < kc; k++)
                             for (int j = 0; j < width; j++) packed[k * NR + j] = tile[k * b_row + j];
@@ -106,6 +107,8 @@ static void run_task(const mti_matmul_plan *p, int64_t ob, task_geometry g, bool
                         for (int j = 0; j < width; j++)
                             for (int64_t k = 0; k < kc; k++)
                                 packed[k * NR + j] = tile[k * b_row + j * b_col];
+                    for (int64_t k = 0; width < NR && k < kc; k++)
+                        for (int j = width; j < NR; j++) packed[k * NR + j] = 0.0f;
                     tile = packed;
                     ldb = NR;
                 }
@@ -113,11 +116,19 @@ static void run_task(const mti_matmul_plan *p, int64_t ob, task_geometry g, bool
                     int rows = (int)(g.rows - i0 < MR ? g.rows - i0 : MR);
                     const float *a_tile = a + i0 * a_row + k0 * a_col;
                     float *acc_tile = acc + i0 * acc_ld + j0;
-                    if (width == NR && rows == MR)
+                    if (width == NR && rows == MR) {
                         micro_tile(acc_tile, acc_ld, a_tile, a_row, a_col, tile, ldb, kc);
-                    else
+                    } else if (rows == MR) { /* partial width: the padded tile, same arithmetic */
+                        float c[MR * NR];
+                        for (int r = 0; r < MR; r++)
+                            for (int j = 0; j < NR; j++) c[r * NR + j] = j < width ? acc_tile[r * acc_ld + j] : 0.0f;
+                        micro_tile(c, NR, a_tile, a_row, a_col, tile, ldb, kc);
+                        for (int r = 0; r < MR; r++)
+                            for (int j = 0; j < width; j++) acc_tile[r * acc_ld + j] = c[r * NR + j];
+                    } else {
                         edge_tile(acc_tile, acc_ld, a_tile, a_row, a_col, rows, tile, ldb, kc,
                                   width);
+                    }
                 }
             }
         }
@@ -156,7 +167,7 @@ typedef struct naive_job {
     const mti_matmul_plan *p;
     float *scratch; /* SCRATCH_PER_THREAD floats per thread */
     int threads;
-    int64_t row_blocks, col_blocks;
+    int64_t task_rows, row_blocks, col_blocks;
     bool accumulate;
 } naive_job;
 
@@ -170,9 +181,9 @@ static void run_tasks(void *context, int64_t t, int64_t end)
     for (; t < end; t++) {
         int64_t ob = t / per_matrix, rest = t % per_matrix;
         task_geometry g;
-        g.row0 = rest / job->col_blocks * TASK_ROWS;
+        g.row0 = rest / job->col_blocks * job->task_rows;
         g.col0 = rest % job->col_blocks * TASK_COLS;
-        g.rows = p->n - g.row0 < TASK_ROWS ? p->n - g.row0 : TASK_ROWS;
+        g.rows = p->n - g.row0 < job->task_rows ? p->n - g.row0 : job->task_rows;
         g.cols = p->m - g.col0 < TASK_COLS ? p->m - g.col0 : TASK_COLS;
         run_task(p, ob, g, job->accumulate, acc, acc + TASK_ROWS * TASK_COLS);
     }
@@ -186,11 +197,17 @@ mt_status mti_naive_matmul(const char *fn, const mti_strided *out, const mti_str
     mti_matmul_plan p;
     mti_matmul_plan_init(&p, out, a, b, bias, trans_a, trans_b);
 
-    const int64_t row_blocks = (p.n + TASK_ROWS - 1) / TASK_ROWS;
-    const int64_t col_blocks = (p.m + TASK_COLS - 1) / TASK_COLS;
-    const int64_t tasks = p.out_batches * row_blocks * col_blocks;
     const double flops = (double)p.out_batches * (double)p.sum_batches * (double)p.n * (double)p.m * (double)p.k;
     int threads = mti_threads_for(flops > 1e15 ? (int64_t)1e15 : (int64_t)flops, FLOPS_PER_THREAD);
+    /* Tall tasks reuse each gathered b slice more; shorter ones when that is what it takes to give
+     * every thread work. (Tiling never changes an output's arithmetic, only who computes it.) */
+    const int64_t col_blocks = (p.m + TASK_COLS - 1) / TASK_COLS;
+    int64_t task_rows = TASK_ROWS, row_blocks = (p.n + task_rows - 1) / task_rows;
+    while (threads > 1 && task_rows > 4 * MR && p.out_batches * row_blocks * col_blocks < 2 * threads) {
+        task_rows /= 2;
+        row_blocks = (p.n + task_rows - 1) / task_rows;
+    }
+    const int64_t tasks = p.out_batches * row_blocks * col_blocks;
     if (threads > tasks) threads = (int)tasks;
 
     /* the tiles' accumulators come from the storage cache, not the stack (callers' threads
@@ -200,7 +217,7 @@ mt_status mti_naive_matmul(const char *fn, const mti_strided *out, const mti_str
     if (!scratch)
         return mti_fail(MT_ERR_NO_MEMORY, fn, "cannot allocate %d x %d floats of matmul scratch",
                         threads, SCRATCH_PER_THREAD);
-    naive_job job = {&p, scratch, threads, row_blocks, col_blocks, accumulate};
+    naive_job job = {&p, scratch, threads, task_rows, row_blocks, col_blocks, accumulate};
     mti_parallel_ranges(threads, tasks, run_tasks, &job);
     mti_buffer_free(scratch, capacity);
 
