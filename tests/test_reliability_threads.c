@@ -283,7 +283,7 @@ Test(threads, shared_tensors_across_threads)
 /* ---- determinism of a whole training run for 1, 2 and 3 kernel threads ---- */
 
 #define TRAIN_POINTS 2048
-#define TRAIN_HIDDEN 64
+#define TRAIN_HIDDEN 128 /* relu over 1024 x 128: enough elements for the kernels to use 2 threads */
 #define TRAIN_EPOCHS 30
 #define TRAIN_PARAMS (2 * TRAIN_HIDDEN + TRAIN_HIDDEN + TRAIN_HIDDEN * TRAIN_HIDDEN + TRAIN_HIDDEN + TRAIN_HIDDEN + 1)
 
