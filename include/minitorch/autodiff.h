@@ -43,9 +43,12 @@ MT_API mt_status mt_zero_grad(mt_tensor *t);
 /** A tensor sharing `t`'s storage, with no history and not requiring grad. */
 MT_API mt_tensor *mt_detach(mt_tensor *t);
 
-/** While no-grad mode is on (per thread, nestable), operations record no history. */
+/** Turns no-grad mode on for this thread (nestable): while it is on, operations record no
+ *  history and their results do not require grad. */
 MT_API void mt_no_grad_begin(void);
+/** Ends one mt_no_grad_begin; MT_ERR_AUTODIFF if no-grad mode is not on. */
 MT_API mt_status mt_no_grad_end(void);
+/** False while no-grad mode is on on this thread. */
 MT_API bool mt_grad_enabled(void);
 
 #ifdef __cplusplus

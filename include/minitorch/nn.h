@@ -96,9 +96,11 @@ typedef struct mt_dataset {
 /** Points uniform in the unit square from `seed` (spiral: deterministic, ignores the seed and
  *  has 2 * (n / 2) points). */
 MT_API mt_status mt_dataset_make(mt_dataset *data, mt_dataset_kind kind, int64_t n, uint64_t seed);
+/** Frees the dataset's arrays (NULL and an emptied dataset are fine). */
 MT_API void mt_dataset_free(mt_dataset *data);
-/** Parses "simple", "diag", "split", "xor", "circle", "spiral". */
+/** Parses "simple", "diag", "split", "xor", "circle", "spiral"; MT_ERR_INVALID_ARG otherwise. */
 MT_API mt_status mt_dataset_kind_from_name(const char *name, mt_dataset_kind *kind);
+/** The name of a dataset kind (static), or NULL for a value that is not one. */
 MT_API const char *mt_dataset_kind_name(mt_dataset_kind kind);
 
 /* ---- MiniTorch Task 3.5: network and training loop ---- */
@@ -109,9 +111,13 @@ typedef struct mt_mlp {
     mt_params params;
 } mt_mlp;
 
+/** Creates the three layers (weights uniform in [-0.5, 0.5), biases 0.1) from `seed`; their
+ *  parameters are listed in model->params. MT_ERR_SHAPE for in or hidden < 1. */
 MT_API mt_status mt_mlp_init(mt_mlp *model, int64_t in, int64_t hidden, uint64_t seed);
-/** Probabilities (N, 1) for inputs x (N, in). */
+/** Probabilities (N, 1) for inputs x (N, in): a new tensor with history (MT_ERR_SHAPE if x is
+ *  not (N, in)). */
 MT_API mt_tensor *mt_mlp_forward(const mt_mlp *model, mt_tensor *x);
+/** Releases the model's parameters. */
 MT_API void mt_mlp_free(mt_mlp *model);
 
 typedef struct mt_train_options {
