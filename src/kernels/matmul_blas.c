@@ -268,11 +268,12 @@ mt_status mti_blas_matmul(const char *fn, const mti_strided *out, const mti_stri
         const mti_strided *views[3] = {out, a, b};
         char shapes[600], path[128];
         mti_trace_shapes(shapes, sizeof shapes, 3, views, names);
-        snprintf(path, sizeof path, "sgemm-%c%c%s%s%s%s%s%s", job.trans_a, job.trans_b,
+        snprintf(path, sizeof path, "sgemm-%c%c%s%s%s%s%s%s%s%s%s", job.trans_a, job.trans_b,
+                 p.has_bias ? "+bias" : "", accumulate ? "+acc" : "",
                  job.swapped ? "+out-transposed" : "", job.copied_a ? "+copied-a" : "",
                  job.copied_b ? "+copied-b" : "",
                  need_c ? "+copied-out" : "", threads > 1 ? "+batched-parallel" : "",
-                 p.sum_batches > 1 ? "+batch-summed" : "");
+                 p.sum_batches > 1 ? "+batch-summed" : "", job.single_threaded ? "+1-thread" : "");
         mti_trace_emit("matmul", path, shapes, threads, mti_now_us() - start);
     }
     return MT_OK;
