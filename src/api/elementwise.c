@@ -87,16 +87,8 @@ mt_status mt_map_out(mt_tensor *out, mt_unary_op op, const mt_tensor *a)
     const mt_tensor *inputs[1] = {a};
     mt_status status = mti_check_out(fn, out, out->ndim, out->shape, 1, inputs);
     if (status != MT_OK) return status;
-    int ndim;
-    int64_t shape[MT_MAX_DIMS];
-    status = mti_shape_broadcast(fn, a->ndim, a->shape, out->ndim, out->shape, &ndim, shape);
+    status = mti_check_broadcasts_to(fn, "a", a->ndim, a->shape, "out", out->ndim, out->shape);
     if (status != MT_OK) return status;
-    if (!mti_same_shape(ndim, shape, out->ndim, out->shape)) {
-        char ta[MTI_SHAPE_TEXT], to[MTI_SHAPE_TEXT];
-        return mti_fail(MT_ERR_BROADCAST, fn, "a %s does not broadcast to out %s",
-                        mti_format_shape(ta, sizeof ta, a->ndim, a->shape),
-                        mti_format_shape(to, sizeof to, out->ndim, out->shape));
-    }
     mti_strided o = mti_strided_of(out), va = mti_strided_expanded(a, out->ndim, out->shape);
     mti_current_kernels()->map(op, &o, &va);
     return MT_OK;
@@ -113,18 +105,10 @@ mt_status mt_zip_out(mt_tensor *out, mt_binary_op op, const mt_tensor *a, const 
     const mt_tensor *inputs[2] = {a, b};
     mt_status status = mti_check_out(fn, out, out->ndim, out->shape, 2, inputs);
     if (status != MT_OK) return status;
-    int ndim, ndim2;
-    int64_t shape[MT_MAX_DIMS], shape2[MT_MAX_DIMS];
-    status = mti_shape_broadcast(fn, a->ndim, a->shape, b->ndim, b->shape, &ndim, shape);
+    status = mti_check_broadcasts_to(fn, "a", a->ndim, a->shape, "out", out->ndim, out->shape);
     if (status == MT_OK)
-        status = mti_shape_broadcast(fn, ndim, shape, out->ndim, out->shape, &ndim2, shape2);
+        status = mti_check_broadcasts_to(fn, "b", b->ndim, b->shape, "out", out->ndim, out->shape);
     if (status != MT_OK) return status;
-    if (!mti_same_shape(ndim2, shape2, out->ndim, out->shape)) {
-        char ts[MTI_SHAPE_TEXT], to[MTI_SHAPE_TEXT];
-        return mti_fail(MT_ERR_BROADCAST, fn, "the inputs' shape %s does not broadcast to out %s",
-                        mti_format_shape(ts, sizeof ts, ndim, shape),
-                        mti_format_shape(to, sizeof to, out->ndim, out->shape));
-    }
     mti_strided o = mti_strided_of(out);
     mti_strided va = mti_strided_expanded(a, out->ndim, out->shape);
     mti_strided vb = mti_strided_expanded(b, out->ndim, out->shape);

@@ -143,16 +143,8 @@ mt_tensor *mt_expand(mt_tensor *t, int ndim, const int64_t *shape)
     static const char fn[] = "mt_expand";
     if (!t) return mti_fail_null(fn, "t"), NULL;
     if (mti_check_shape(fn, ndim, shape, NULL) != MT_OK) return NULL;
-    int bn;
-    int64_t bshape[MT_MAX_DIMS];
-    if (mti_shape_broadcast(fn, t->ndim, t->shape, ndim, shape, &bn, bshape) != MT_OK) return NULL;
-    if (!mti_same_shape(bn, bshape, ndim, shape)) {
-        char a[MTI_SHAPE_TEXT], b[MTI_SHAPE_TEXT];
-        mti_fail(MT_ERR_BROADCAST, fn, "%s cannot be expanded to %s",
-                 mti_format_shape(a, sizeof a, t->ndim, t->shape),
-                 mti_format_shape(b, sizeof b, ndim, shape));
+    if (mti_check_broadcasts_to(fn, "the tensor", t->ndim, t->shape, "the shape", ndim, shape) != MT_OK)
         return NULL;
-    }
     mti_strided v = mti_strided_expanded(t, ndim, shape);
     mti_node spec = mti_spec(MTI_FN_EXPAND, 1, t, NULL, NULL);
     return mti_track(fn, mti_record(fn, mti_tensor_alias(fn, t, ndim, shape, v.strides, t->offset), &spec, false));

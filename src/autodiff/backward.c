@@ -32,26 +32,16 @@ static void add_into(mt_tensor *target, const mt_tensor *addend)
 }
 
 /* *slot += g (slot holds a held reference or NULL). Consumes the reference `g`. */
-static mt_status accumulate(const char *fn, mt_tensor **slot, mt_tensor *g, bool need_own_copy)
+static mt_status accumulate(const char *fn, mt_tensor **slot, mt_tensor *g)
 {
     mt_tensor *current = *slot;
     if (!current) {
-        if (need_own_copy && !exclusive_dense(g)) {
-            mt_tensor *copy = mti_copy(fn, g);
-            mti_unref(g);
-            if (!copy) return mt_last_status();
-            g = copy;
-        }
         adopt(g);
         *slot = g;
         return MT_OK;
     }
     /* `current` is held once by the slot: exclusive when that is its only reference */
-    bool in_place = atomic_load(&current->refcount) == 1 &&
-                    atomic_load(&current->storage->refcount) == 1 && current->offset == 0 &&
-                    current->numel == current->storage->numel &&
-                    mti_is_contiguous_layout(current->ndim, current->shape, current->strides);
-    if (in_place) {
+    if (exclusive_dense(current)) {
         add_into(current, g);
         mti_unref(g);
         return MT_OK;
@@ -95,7 +85,7 @@ mt_status mti_give_grad(const char *fn, mt_tensor *input, mt_tensor *contributio
         if (!fitted) return mt_last_status();
         g = fitted;
     }
-    return accumulate(fn, &input->backward_grad, g, false);
+    return accumulate(fn, &input->backward_grad, g);
 }
 
 mt_tensor *mti_sum_to_shape(const char *fn, mt_tensor *g, int ndim, const int64_t *shape)

@@ -115,19 +115,9 @@ mt_tensor *mti_matmul(const char *fn, const mt_tensor *a, const mt_tensor *b,
     int ndim;
     int64_t shape[MT_MAX_DIMS];
     if (mti_matmul_shape(fn, a, b, &ndim, shape) != MT_OK) return NULL;
-    if (bias) {
-        int bn;
-        int64_t bshape[MT_MAX_DIMS];
-        if (mti_shape_broadcast(fn, bias->ndim, bias->shape, ndim, shape, &bn, bshape) != MT_OK)
-            return NULL;
-        if (!mti_same_shape(bn, bshape, ndim, shape)) {
-            char tb[MTI_SHAPE_TEXT], to[MTI_SHAPE_TEXT];
-            mti_fail(MT_ERR_BROADCAST, fn, "bias %s does not broadcast to the result %s",
-                     mti_format_shape(tb, sizeof tb, bias->ndim, bias->shape),
-                     mti_format_shape(to, sizeof to, ndim, shape));
-            return NULL;
-        }
-    }
+    if (bias && mti_check_broadcasts_to(fn, "bias", bias->ndim, bias->shape, "the result", ndim,
+                                        shape) != MT_OK)
+        return NULL;
     mt_tensor *out = mti_tensor_empty(fn, ndim, shape);
     if (!out) return NULL;
     mti_strided o = mti_strided_of(out);

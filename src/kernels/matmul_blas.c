@@ -30,12 +30,13 @@
 /* Batches run in parallel, each sgemm on one thread, whenever there are at least as many output
  * matrices as threads: measured here (matmul benchmark, 2 threads) that beats a serial loop of
  * multi-threaded sgemm by 1.3x (8 x 256^3) to 2.6x (64 x 96^3), and matches it for large ones. */
-typedef struct operand {
-    const float *data;
+/* How sgemm reads one operand: the same for every matrix of the batch (their last two strides are
+ * shared), so it is decided once per call. A copied operand is gathered into scratch, row-major. */
+typedef struct form {
+    bool copied;
     CBLAS_TRANSPOSE trans;
     int64_t ld;
-    bool copied;
-} operand;
+} form;
 
 /* How sgemm can read a rows x cols matrix with strides (rs, cs); false if it cannot. */
 static bool describe(int64_t rows, int64_t cols, int64_t rs, int64_t cs, CBLAS_TRANSPOSE *trans,
@@ -52,6 +53,15 @@ static bool describe(int64_t rows, int64_t cols, int64_t rs, int64_t cs, CBLAS_T
         return true;
     }
     return false;
+}
+
+/* The form of a rows x cols operand with strides (rs, cs): direct when sgemm can describe it,
+ * else copied into a row-major rows x cols scratch matrix. */
+static form choose_form(int64_t rows, int64_t cols, int64_t rs, int64_t cs)
+{
+    form f = {false, CblasNoTrans, cols};
+    if (!describe(rows, cols, rs, cs, &f.trans, &f.ld)) f = (form){true, CblasNoTrans, cols};
+    return f;
 }
 
 static void gather(float *dst, const float *src, int64_t rows, int64_t cols, int64_t rs,
@@ -79,65 +89,50 @@ int mti_blas_threading(void)
     return blas_threading;
 }
 
-typedef struct product {
+typedef struct blas_job {
     const mti_matmul_plan *p;
-    int64_t ob;
-    bool accumulate_first; /* add into the output's current contents */
-    float *scratch_a, *scratch_b, *scratch_c;
-    bool copied_a, copied_b, copied_c, swapped;
-    bool single_threaded; /* a small product: keep OpenBLAS to the calling thread */
-    char trans_a, trans_b;
-} product;
+    form a, b, c; /* c copied: computed in scratch, written back */
+    bool accumulate, single_threaded;
+    float *scratch;
+    size_t per_thread;
+    int threads;
+} blas_job;
 
-/* All summed products of output matrix `ob`, each one sgemm call. */
-static void run_output_matrix(product *q)
+/* One sgemm per summed product of output matrix `ob`, into the output (or c_scratch when the
+ * output is copied); scratch_a/b receive copied operands. */
+static void run_output_matrix(const blas_job *job, int64_t ob, float *c_scratch, float *scratch_a,
+                              float *scratch_b, bool accumulate_first)
 {
-    const mti_matmul_plan *p = q->p;
+    const mti_matmul_plan *p = job->p;
     const int nd = p->out.ndim;
-    const int64_t n = p->n, k = p->k, m = p->m;
+    const int n = (int)p->n, k = (int)p->k, m = (int)p->m;
+    /* OpenBLAS's OpenMP build takes its thread count from omp_get_max_threads() */
+    int saved_threads = job->single_threaded ? omp_get_max_threads() : 0;
+    if (job->single_threaded) omp_set_num_threads(1);
     for (int64_t sb = 0; sb < p->sum_batches; sb++) {
-        mti_batch_offsets o = mti_matmul_offsets(p, q->ob, sb);
-        operand A = {p->a.data + o.a, CblasNoTrans, 0, false};
-        operand B = {p->b.data + o.b, CblasNoTrans, 0, false};
-        if (!describe(n, k, p->a.strides[nd - 2], p->a.strides[nd - 1], &A.trans, &A.ld)) {
-            gather(q->scratch_a, A.data, n, k, p->a.strides[nd - 2], p->a.strides[nd - 1]);
-            A = (operand){q->scratch_a, CblasNoTrans, k, true};
+        mti_batch_offsets o = mti_matmul_offsets(p, ob, sb);
+        const float *a = p->a.data + o.a, *b = p->b.data + o.b;
+        if (job->a.copied) {
+            gather(scratch_a, a, n, k, p->a.strides[nd - 2], p->a.strides[nd - 1]);
+            a = scratch_a;
         }
-        if (!describe(k, m, p->b.strides[nd - 2], p->b.strides[nd - 1], &B.trans, &B.ld)) {
-            gather(q->scratch_b, B.data, k, m, p->b.strides[nd - 2], p->b.strides[nd - 1]);
-            B = (operand){q->scratch_b, CblasNoTrans, m, true};
+        if (job->b.copied) {
+            gather(scratch_b, b, k, m, p->b.strides[nd - 2], p->b.strides[nd - 1]);
+            b = scratch_b;
         }
-        q->copied_a |= A.copied;
-        q->copied_b |= B.copied;
-        q->trans_a = A.trans == CblasTrans ? 'T' : 'N';
-        q->trans_b = B.trans == CblasTrans ? 'T' : 'N';
-
-        float beta = (sb > 0 || q->accumulate_first) ? 1.0f : 0.0f;
-        float *c = p->out.data + o.out;
-        int64_t rs = p->out.strides[nd - 2], cs = p->out.strides[nd - 1];
-        CBLAS_TRANSPOSE c_trans = CblasNoTrans;
-        int64_t ldc = m;
-        if (q->scratch_c) { /* the output cannot be described: work in scratch, copied later */
-            c = q->scratch_c;
-            rs = m;
-            cs = 1;
-        }
-        describe(n, m, rs, cs, &c_trans, &ldc);
-        /* OpenBLAS's OpenMP build takes its thread count from omp_get_max_threads() */
-        int saved_threads = q->single_threaded ? omp_get_max_threads() : 0;
-        if (q->single_threaded) omp_set_num_threads(1);
-        if (c_trans == CblasNoTrans) {
-            cblas_sgemm(CblasRowMajor, A.trans, B.trans, (int)n, (int)m, (int)k, 1.0f, A.data,
-                        (int)A.ld, B.data, (int)B.ld, beta, c, (int)ldc);
+        float beta = (sb > 0 || accumulate_first) ? 1.0f : 0.0f;
+        float *c = job->c.copied ? c_scratch : p->out.data + o.out;
+        if (job->c.copied || job->c.trans == CblasNoTrans) {
+            cblas_sgemm(CblasRowMajor, job->a.trans, job->b.trans, n, m, k, 1.0f, a, (int)job->a.ld,
+                        b, (int)job->b.ld, beta, c, (int)job->c.ld);
         } else { /* column-major output: C^T = op(B)^T op(A)^T */
-            q->swapped = true;
-            CBLAS_TRANSPOSE tb = B.trans == CblasTrans ? CblasNoTrans : CblasTrans;
-            CBLAS_TRANSPOSE ta = A.trans == CblasTrans ? CblasNoTrans : CblasTrans;
-            cblas_sgemm(CblasRowMajor, tb, ta, (int)m, (int)n, (int)k, 1.0f, B.data, (int)B.ld,
-                        A.data, (int)A.ld, beta, c, (int)ldc);
+            CBLAS_TRANSPOSE tb = job->b.trans == CblasTrans ? CblasNoTrans : CblasTrans;
+            CBLAS_TRANSPOSE ta = job->a.trans == CblasTrans ? CblasNoTrans : CblasTrans;
+            cblas_sgemm(CblasRowMajor, tb, ta, m, n, k, 1.0f, b, (int)job->b.ld, a, (int)job->a.ld,
+                        beta, c, (int)job->c.ld);
         }
-        if (q->single_threaded) omp_set_num_threads(saved_threads);
     }
+    if (job->single_threaded) omp_set_num_threads(saved_threads);
 }
 
 /* Writes bias (and, when accumulating, adds the old contents) so sgemm can use beta = 1. */
@@ -168,53 +163,35 @@ static void write_back(const mti_matmul_plan *p, int64_t ob, const float *src)
         for (int64_t j = 0; j < p->m; j++) out[i * orow + j * ocol] = src[i * p->m + j];
 }
 
-typedef struct blas_job {
-    const mti_matmul_plan *p;
-    bool accumulate, need_a, need_b, need_c, single_threaded;
-    float *scratch;
-    size_t per_thread;
-    int threads;
-    /* what happened, for the trace (written by the range starting at batch 0) */
-    char trans_a, trans_b;
-    bool copied_a, copied_b, swapped;
-} blas_job;
-
 /* Output matrices [first, end) with their summed products, using this thread's scratch. */
 static void run_batches(void *context, int64_t first, int64_t end)
 {
-    blas_job *job = context;
+    const blas_job *job = context;
     const mti_matmul_plan *p = job->p;
     const int nd = p->out.ndim;
     const int64_t n = p->n, k = p->k, m = p->m;
     /* This call's own parallel region numbers its threads from 0; when it runs serially (maybe
      * inside the caller's region, where omp_get_thread_num() is the caller's) it has slot 0. */
     int slot = job->threads > 1 ? omp_get_thread_num() : 0;
-    float *mine = job->scratch ? job->scratch + job->per_thread * (size_t)slot : NULL;
-    product q = {.p = p, .single_threaded = job->single_threaded};
-    q.scratch_a = job->need_a ? mine : NULL;
-    q.scratch_b = job->need_b ? mine + (job->need_a ? n * k : 0) : NULL;
-    q.scratch_c = job->need_c ? mine + (job->need_a ? n * k : 0) + (job->need_b ? k * m : 0) : NULL;
+    float *scratch_a = NULL, *scratch_b = NULL, *scratch_c = NULL;
+    if (job->scratch) { /* this thread's slot: [a copy][b copy][c], each only when needed */
+        scratch_a = job->scratch + job->per_thread * (size_t)slot;
+        scratch_b = scratch_a + (job->a.copied ? n * k : 0);
+        scratch_c = scratch_b + (job->b.copied ? k * m : 0);
+    }
+    const bool accumulate_first = job->accumulate || p->has_bias;
     for (int64_t ob = first; ob < end; ob++) {
-        q.ob = ob;
-        q.accumulate_first = job->accumulate || p->has_bias;
-        if (q.accumulate_first) {
-            if (job->need_c) {
-                prepare_output(p, ob, q.scratch_c, m, 1, job->accumulate);
+        if (accumulate_first) {
+            if (job->c.copied) {
+                prepare_output(p, ob, scratch_c, m, 1, job->accumulate);
             } else if (p->has_bias) {
                 mti_batch_offsets o = mti_matmul_offsets(p, ob, 0);
                 prepare_output(p, ob, p->out.data + o.out, p->out.strides[nd - 2],
                                p->out.strides[nd - 1], job->accumulate);
             }
         }
-        run_output_matrix(&q);
-        if (job->need_c) write_back(p, ob, q.scratch_c);
-    }
-    if (first == 0) {
-        job->trans_a = q.trans_a;
-        job->trans_b = q.trans_b;
-        job->copied_a = q.copied_a;
-        job->copied_b = q.copied_b;
-        job->swapped = q.swapped;
+        run_output_matrix(job, ob, scratch_c, scratch_a, scratch_b, accumulate_first);
+        if (job->c.copied) write_back(p, ob, scratch_c);
     }
 }
 
@@ -232,18 +209,18 @@ mt_status mti_blas_matmul(const char *fn, const mti_strided *out, const mti_stri
         return mti_fail(MT_ERR_OVERFLOW, fn, "sgemm takes int dims; got %lld x %lld x %lld",
                         (long long)n, (long long)k, (long long)m);
 
-    CBLAS_TRANSPOSE ignored_trans;
-    int64_t ignored_ld;
-    bool need_a = !describe(n, k, p.a.strides[nd - 2], p.a.strides[nd - 1], &ignored_trans, &ignored_ld);
-    bool need_b = !describe(k, m, p.b.strides[nd - 2], p.b.strides[nd - 1], &ignored_trans, &ignored_ld);
-    bool need_c = !describe(n, m, p.out.strides[nd - 2], p.out.strides[nd - 1], &ignored_trans, &ignored_ld);
+    blas_job job = {.p = &p, .accumulate = accumulate};
+    job.a = choose_form(n, k, p.a.strides[nd - 2], p.a.strides[nd - 1]);
+    job.b = choose_form(k, m, p.b.strides[nd - 2], p.b.strides[nd - 1]);
+    job.c = choose_form(n, m, p.out.strides[nd - 2], p.out.strides[nd - 1]);
 
     int threads = mti_threads_for(p.out_batches, 1);
     if (threads < mt_get_num_threads()) threads = 1; /* too few matrices: multi-threaded sgemm */
     if (threads > p.out_batches) threads = (int)p.out_batches;
 
     /* One scratch set per thread, taken from the storage cache. */
-    size_t per_thread = (size_t)((need_a ? n * k : 0) + (need_b ? k * m : 0) + (need_c ? n * m : 0));
+    size_t per_thread = (size_t)((job.a.copied ? n * k : 0) + (job.b.copied ? k * m : 0) +
+                                 (job.c.copied ? n * m : 0));
     float *scratch = NULL;
     size_t scratch_capacity = 0;
     if (per_thread > 0) {
@@ -253,8 +230,9 @@ mt_status mti_blas_matmul(const char *fn, const mti_strided *out, const mti_stri
                             per_thread * (size_t)threads);
     }
 
-    blas_job job = {.p = &p, .accumulate = accumulate, .need_a = need_a, .need_b = need_b,
-                    .need_c = need_c, .scratch = scratch, .per_thread = per_thread, .threads = threads};
+    job.scratch = scratch;
+    job.per_thread = per_thread;
+    job.threads = threads;
     /* OpenBLAS goes multi-threaded above 64^3 multiply-adds whatever the shape; for products this
      * small (e.g. a 10-row batch through a 256-wide layer) waking a second thread costs more than
      * it saves. Inside a parallel region sgemm is single-threaded anyway. */
@@ -268,11 +246,12 @@ mt_status mti_blas_matmul(const char *fn, const mti_strided *out, const mti_stri
         const mti_strided *views[3] = {out, a, b};
         char shapes[600], path[128];
         mti_trace_shapes(shapes, sizeof shapes, 3, views, names);
-        snprintf(path, sizeof path, "sgemm-%c%c%s%s%s%s%s%s%s%s%s", job.trans_a, job.trans_b,
+        snprintf(path, sizeof path, "sgemm-%c%c%s%s%s%s%s%s%s%s%s",
+                 job.a.trans == CblasTrans ? 'T' : 'N', job.b.trans == CblasTrans ? 'T' : 'N',
                  p.has_bias ? "+bias" : "", accumulate ? "+acc" : "",
-                 job.swapped ? "+out-transposed" : "", job.copied_a ? "+copied-a" : "",
-                 job.copied_b ? "+copied-b" : "",
-                 need_c ? "+copied-out" : "", threads > 1 ? "+batched-parallel" : "",
+                 !job.c.copied && job.c.trans == CblasTrans ? "+out-transposed" : "",
+                 job.a.copied ? "+copied-a" : "", job.b.copied ? "+copied-b" : "",
+                 job.c.copied ? "+copied-out" : "", threads > 1 ? "+batched-parallel" : "",
                  p.sum_batches > 1 ? "+batch-summed" : "", job.single_threaded ? "+1-thread" : "");
         mti_trace_emit("matmul", path, shapes, threads, mti_now_us() - start);
     }

@@ -39,6 +39,21 @@ mt_status mti_check_dim(const char *fn, int ndim, int dim, int *normalized)
     return MT_OK;
 }
 
+mt_status mti_check_broadcasts_to(const char *fn, const char *what, int ndim, const int64_t *shape,
+                                  const char *target, int to_ndim, const int64_t *to_shape)
+{
+    int bn;
+    int64_t bshape[MT_MAX_DIMS];
+    bool fits = ndim <= to_ndim &&
+                mti_shape_broadcast(fn, ndim, shape, to_ndim, to_shape, &bn, bshape) == MT_OK &&
+                mti_same_shape(bn, bshape, to_ndim, to_shape);
+    if (fits) return MT_OK;
+    char a[MTI_SHAPE_TEXT], b[MTI_SHAPE_TEXT];
+    return mti_fail(MT_ERR_BROADCAST, fn, "%s %s does not broadcast to %s %s", what,
+                    mti_format_shape(a, sizeof a, ndim, shape), target,
+                    mti_format_shape(b, sizeof b, to_ndim, to_shape));
+}
+
 bool mti_same_shape(int ndim_a, const int64_t *a, int ndim_b, const int64_t *b)
 {
     if (ndim_a != ndim_b) return false;

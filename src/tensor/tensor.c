@@ -155,14 +155,6 @@ void mti_unhold(mt_tensor *t)
     if (t && drop(t, true)) destroy(t);
 }
 
-void mti_node_free(mti_node *node)
-{
-    if (!node) return;
-    for (int i = 0; i < node->input_count; i++) mti_unhold(node->inputs[i]);
-    for (int i = 0; i < node->saved_count; i++) mti_unhold(node->saved[i]);
-    mti_free(node);
-}
-
 mt_tensor *mt_retain(mt_tensor *t) { return mti_ref(t); }
 
 mt_status mt_release(mt_tensor *t)

@@ -66,6 +66,10 @@ mt_status mti_check_dim(const char *fn, int ndim, int dim, int *normalized);
 /* mt_shape_broadcast reporting errors as `fn`. */
 mt_status mti_shape_broadcast(const char *fn, int ndim_a, const int64_t *shape_a, int ndim_b,
                               const int64_t *shape_b, int *out_ndim, int64_t *out_shape);
+/* MT_OK when (ndim, shape) broadcasts to exactly (to_ndim, to_shape); otherwise MT_ERR_BROADCAST
+ * with "<fn>: <what> [..] does not broadcast to <target> [..]". */
+mt_status mti_check_broadcasts_to(const char *fn, const char *what, int ndim, const int64_t *shape,
+                                  const char *target, int to_ndim, const int64_t *to_shape);
 bool mti_same_shape(int ndim_a, const int64_t *a, int ndim_b, const int64_t *b);
 bool mti_is_contiguous_layout(int ndim, const int64_t *shape, const int64_t *strides);
 
@@ -101,8 +105,5 @@ static inline float *mti_data(const mt_tensor *t) { return t->storage->data + t-
 mti_strided mti_strided_of(const mt_tensor *t);
 /* The view of `t` broadcast to (ndim, shape) by zero strides; the shapes must be compatible. */
 mti_strided mti_strided_expanded(const mt_tensor *t, int ndim, const int64_t *shape);
-
-/* Frees a history record, dropping what it holds (used when history is replaced). */
-void mti_node_free(mti_node *node);
 
 #endif
