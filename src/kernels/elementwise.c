@@ -83,31 +83,26 @@ static void zip_row(mt_binary_op op, float *o, int64_t os, const float *a, int64
 
 /* ---- drivers ---- */
 
-static bool wants_tiles(const mti_layout *l);
-
-static const char *path_name(const mti_layout *l, int threads, int64_t work)
-{
-    if (wants_tiles(l)) return threads == 1 && work < WORK_PER_THREAD * 2 ? "tiled/serial-small" : "tiled";
-    bool aligned = l->ndim == 1 && !l->broadcast;
-    for (int k = 0; k < l->count && aligned; k++) aligned = l->strides[k][0] == 1;
-    bool small = threads == 1 && work < WORK_PER_THREAD * 2;
-    if (aligned) return small ? "aligned/serial-small" : "aligned";
-    if (l->broadcast) return small ? "broadcast/serial-small" : "broadcast";
-    return small ? "strided/serial-small" : "strided";
-}
 
 static int64_t op_cost(mt_unary_op op)
 {
     return (op == MT_OP_SIGMOID || op == MT_OP_LOG || op == MT_OP_EXP) ? TRANSCENDENTAL_COST : 1;
 }
 
-static void trace(const char *op, const mti_layout *l, int threads, int64_t work, double start,
-                  int count, const mti_strided *const *views)
+/* The trace line's path: tiled / aligned / broadcast / strided, "/serial-small" when the work
+ * was too small to split. */
+static void trace(const char *op, const mti_layout *l, bool tiled, int threads, int64_t work,
+                  double start, int count, const mti_strided *const *views)
 {
     static const char *const names[] = {"out", "a", "b"};
-    char shapes[600];
+    bool aligned = l->ndim == 1 && !l->broadcast;
+    for (int k = 0; k < l->count && aligned; k++) aligned = l->strides[k][0] == 1;
+    char shapes[600], path[64];
+    snprintf(path, sizeof path, "%s%s",
+             tiled ? "tiled" : aligned ? "aligned" : l->broadcast ? "broadcast" : "strided",
+             threads == 1 && work < WORK_PER_THREAD * 2 ? "/serial-small" : "");
     mti_trace_shapes(shapes, sizeof shapes, count, views, names);
-    mti_trace_emit(op, path_name(l, threads, work), shapes, threads, mti_now_us() - start);
+    mti_trace_emit(op, path, shapes, threads, mti_now_us() - start);
 }
 
 typedef struct elementwise_job {
@@ -259,24 +254,31 @@ static bool small_and_dense(int count, const mti_strided *const *views, int64_t 
     return true;
 }
 
+/* The part map and zip share: layout, work items, threads, the parallel run, the trace line. */
+static void run_job(int op, int64_t cost, const char *name, int count,
+                    const mti_strided *const *views, mti_range_body rows, mti_range_body tiles,
+                    bool tracing)
+{
+    double start = tracing ? mti_now_us() : 0;
+    elementwise_job job = {.op = op};
+    mti_layout_init(&job.layout, count, views, MTI_SEGMENT);
+    const mti_layout *l = &job.layout;
+    int64_t work = l->items / l->segments * l->inner * cost, items = plan_items(&job);
+    int threads = mti_threads_for(work, WORK_PER_THREAD);
+    if (threads > items) threads = (int)items;
+    mti_parallel_ranges(threads, items, job.tiled ? tiles : rows, &job);
+    if (tracing) trace(name, l, job.tiled, threads, work, start, count, views);
+}
+
 void mti_naive_map(mt_unary_op op, const mti_strided *out, const mti_strided *in)
 {
     const mti_strided *views[2] = {out, in};
     bool tracing = mti_tracing();
     int64_t numel;
-    if (!tracing && small_and_dense(2, views, &numel)) {
+    if (!tracing && small_and_dense(2, views, &numel))
         map_row(op, out->data, 1, in->data, 1, numel);
-        return;
-    }
-    double start = tracing ? mti_now_us() : 0;
-    elementwise_job job = {.op = op};
-    mti_layout_init(&job.layout, 2, views, MTI_SEGMENT);
-    const mti_layout *l = &job.layout;
-    int64_t work = l->items / l->segments * l->inner * op_cost(op), items = plan_items(&job);
-    int threads = mti_threads_for(work, WORK_PER_THREAD);
-    if (threads > items) threads = (int)items;
-    mti_parallel_ranges(threads, items, job.tiled ? map_tiles : map_items, &job);
-    if (tracing) trace(mti_unary_op_name(op), l, threads, work, start, 2, views);
+    else
+        run_job(op, op_cost(op), mti_unary_op_name(op), 2, views, map_items, map_tiles, tracing);
 }
 
 void mti_naive_zip(mt_binary_op op, const mti_strided *out, const mti_strided *a,
@@ -285,17 +287,8 @@ void mti_naive_zip(mt_binary_op op, const mti_strided *out, const mti_strided *a
     const mti_strided *views[3] = {out, a, b};
     bool tracing = mti_tracing();
     int64_t numel;
-    if (!tracing && small_and_dense(3, views, &numel)) {
+    if (!tracing && small_and_dense(3, views, &numel))
         zip_row(op, out->data, 1, a->data, 1, b->data, 1, numel);
-        return;
-    }
-    double start = tracing ? mti_now_us() : 0;
-    elementwise_job job = {.op = op};
-    mti_layout_init(&job.layout, 3, views, MTI_SEGMENT);
-    const mti_layout *l = &job.layout;
-    int64_t work = l->items / l->segments * l->inner, items = plan_items(&job);
-    int threads = mti_threads_for(work, WORK_PER_THREAD);
-    if (threads > items) threads = (int)items;
-    mti_parallel_ranges(threads, items, job.tiled ? zip_tiles : zip_items, &job);
-    if (tracing) trace(mti_binary_op_name(op), l, threads, work, start, 3, views);
+    else
+        run_job(op, 1, mti_binary_op_name(op), 3, views, zip_items, zip_tiles, tracing);
 }
