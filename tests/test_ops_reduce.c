@@ -291,9 +291,7 @@ static void check_reduce_large(const reduce_case *c, uint64_t seed)
         free(sv);
         free(ev);
     }
-    char *text = t_trace_end(&tr);
-    int threads = t_trace_max_threads(text, c->trace);
-    free(text);
+    int threads = t_trace_end_max_threads(&tr, c->trace);
     cr_assert_geq(threads, 2, "%s: the large inputs never ran on several threads (max %d)",
                   c->name, threads);
     mt_set_num_threads(0);
@@ -332,9 +330,7 @@ Test(reduce_threads, large_reductions_use_several_threads)
         t_trace tr;
         t_trace_begin(&tr);
         mt_tensor *out = mt_sum(a, cases[k].dim);
-        char *text = t_trace_end(&tr);
-        int threads = t_trace_max_threads(text, "sum");
-        free(text);
+        int threads = t_trace_end_max_threads(&tr, "sum");
         double *e = t_oracle_reduce(2, shape, v, cases[k].dim, T_SUM, NULL);
         t_expect_close("sum (exact integers)", out, e, 0, 0);
         if (threads < 2 && used < sizeof failures)
@@ -371,9 +367,7 @@ static void check_all_large(bool mean, uint64_t seed)
         mt_release(out);
         mt_release(a);
     }
-    char *text = t_trace_end(&tr);
-    int threads = t_trace_max_threads(text, "sum");
-    free(text);
+    int threads = t_trace_end_max_threads(&tr, "sum");
     cr_assert_geq(threads, 2, "the 3M-element sum never ran on several threads (max %d)", threads);
     free(v);
     free(e);
@@ -580,16 +574,6 @@ Test(reduce_out, large_into_permuted_out)
     mt_set_num_threads(0);
 }
 
-static void expect_untouched(const mt_tensor *t, float value)
-{
-    int64_t n = mt_numel(t);
-    double *e = malloc(sizeof(double) * (size_t)n);
-    cr_assert_not_null(e);
-    for (int64_t i = 0; i < n; i++) e[i] = value;
-    t_expect_close("unchanged after a failed call", t, e, 0, 0);
-    free(e);
-}
-
 Test(reduce_out, errors)
 {
     mt_clear_error();
@@ -603,22 +587,22 @@ Test(reduce_out, errors)
     mt_clear_error(); /* the reduced dim dropped instead of kept */
     cr_assert_eq(mt_reduce_out(wrong2, MT_OP_SUM, a, 1), MT_ERR_SHAPE);
     t_expect_error(MT_ERR_SHAPE, "mt_reduce_out");
-    expect_untouched(wrong, 9.0f);
-    expect_untouched(wrong2, 9.0f);
+    t_expect_filled("unchanged after a failed call", wrong, 9.0f);
+    t_expect_filled("unchanged after a failed call", wrong2, 9.0f);
 
     mt_clear_error(); /* out expanded with a zero stride */
     mt_tensor *base = mt_full(MT_DIMS(1, 1), 9.0f);
     mt_tensor *expanded = mt_expand(base, MT_DIMS(4, 1));
     cr_assert_eq(mt_reduce_out(expanded, MT_OP_SUM, a, 1), MT_ERR_INVALID_ARG);
     t_expect_error(MT_ERR_INVALID_ARG, "mt_reduce_out");
-    expect_untouched(base, 9.0f);
+    t_expect_filled("unchanged after a failed call", base, 9.0f);
 
     mt_clear_error(); /* out is a column of a itself (overlaps a) */
     mt_tensor *big = mt_full(MT_DIMS(4, 6), 9.0f);
     mt_tensor *in = mt_narrow(big, 1, 0, 5), *col = mt_narrow(big, 1, 2, 1);
     cr_assert_eq(mt_reduce_out(col, MT_OP_SUM, in, 1), MT_ERR_INVALID_ARG);
     t_expect_error(MT_ERR_INVALID_ARG, "mt_reduce_out");
-    expect_untouched(big, 9.0f);
+    t_expect_filled("unchanged after a failed call", big, 9.0f);
 
     const int bad_ops[] = {MT_REDUCE_OP_COUNT, 7, -1};
     for (int i = 0; i < 3; i++) {
@@ -638,7 +622,7 @@ Test(reduce_out, errors)
     mt_clear_error();
     cr_assert_eq(mt_reduce_out(out, MT_OP_SUM, NULL, 1), MT_ERR_NULL);
     t_expect_error(MT_ERR_NULL, "mt_reduce_out");
-    expect_untouched(out, 9.0f);
+    t_expect_filled("unchanged after a failed call", out, 9.0f);
 
     mt_tensor *all[] = {a, out, wrong, wrong2, base, expanded, big, in, col};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) mt_release(all[i]);

@@ -194,6 +194,16 @@ void t_expect_close(const char *what, const mt_tensor *t, const double *expected
     free(got);
 }
 
+void t_expect_filled(const char *what, const mt_tensor *t, float value)
+{
+    int64_t n = mt_numel(t);
+    double *e = malloc(sizeof(double) * (size_t)n);
+    cr_assert_not_null(e);
+    for (int64_t i = 0; i < n; i++) e[i] = value;
+    t_expect_close(what, t, e, 0, 0);
+    free(e);
+}
+
 void t_expect_error(mt_status status, const char *fn)
 {
     cr_assert_eq(mt_last_status(), status, "status %d (%s), expected %d (%s); message: %s",
@@ -489,6 +499,14 @@ int t_trace_max_threads(const char *text, const char *op)
         line = end ? end + 1 : NULL;
     }
     return best;
+}
+
+int t_trace_end_max_threads(t_trace *tr, const char *op)
+{
+    char *text = t_trace_end(tr);
+    int threads = t_trace_max_threads(text, op);
+    free(text);
+    return threads;
 }
 
 /* ---- additions for the reliability suites ---- */

@@ -52,6 +52,8 @@ void t_expect_shape(const mt_tensor *t, int ndim, const int64_t *shape);
  * NaN, infinities must match exactly). `what` names the check in the failure message. */
 void t_expect_close(const char *what, const mt_tensor *t, const double *expected, double atol,
                     double rtol);
+/* Asserts every element of t equals `value` exactly (e.g. an output a failed call must not touch). */
+void t_expect_filled(const char *what, const mt_tensor *t, float value);
 /* Asserts the last error has `status` and its message starts with "<fn>:". */
 void t_expect_error(mt_status status, const char *fn);
 
@@ -122,6 +124,8 @@ void t_trace_begin(t_trace *tr);
 char *t_trace_end(t_trace *tr);
 /* The largest "threads=N" among the captured lines whose op is `op` ("op=<op> "); 0 if none. */
 int t_trace_max_threads(const char *text, const char *op);
+/* t_trace_end, then the most threads any `op` line used (the text is freed). */
+int t_trace_end_max_threads(t_trace *tr, const char *op);
 
 /* ---- additions for the reliability suites (alloc, api contract, threads, numerics) ---- */
 /* A list of contract violations collected while a test goes on, so one run reports every
