@@ -126,9 +126,37 @@ typedef struct plot_state {
     int failed;
 } plot_state;
 
-static void add_script(plot_state *s, const char *name)
+/* Creates DIR/name for writing; a failure marks the run failed and gives NULL. */
+static FILE *create(plot_state *s, const char *name, char *path, size_t capacity)
 {
-    if (s->script_count < 8) snprintf(s->scripts[s->script_count++], 64, "%s", name);
+    FILE *f = open_in(s->dir, name, path, capacity);
+    if (!f) s->failed = 1;
+    return f;
+}
+
+/* Closes a written file; a failure marks the run failed. */
+static void finish(plot_state *s, FILE *f, const char *path)
+{
+    if (close_checked(f, path) != 0) s->failed = 1;
+}
+
+/* Creates the gnuplot script NAME.gp drawing NAME.png (width x height). */
+static FILE *begin_script(plot_state *s, const char *name, int width, int height, char *path,
+                          size_t capacity)
+{
+    char file[64], png[64];
+    snprintf(file, sizeof file, "%s.gp", name);
+    snprintf(png, sizeof png, "%s.png", name);
+    FILE *f = create(s, file, path, capacity);
+    if (f) script_head(f, png, width, height);
+    return f;
+}
+
+/* Closes script NAME.gp and queues it for gnuplot. */
+static void end_script(plot_state *s, FILE *f, const char *path, const char *name)
+{
+    finish(s, f, path);
+    if (s->script_count < 8) snprintf(s->scripts[s->script_count++], 64, "%s.gp", name);
 }
 
 /* Square sizes of the matmul suite, in running order ("256^3" -> 256). */
@@ -162,11 +190,8 @@ static void plot_matmul(plot_state *s)
     const int N = s->threads;
     char path[4096];
 
-    FILE *f = open_in(s->dir, "matmul.dat", path, sizeof path);
-    if (!f) {
-        s->failed = 1;
-        return;
-    }
+    FILE *f = create(s, "matmul.dat", path, sizeof path);
+    if (!f) return;
     fprintf(f, "# square matmul at %d threads, GFLOP/s (2 n^3 flops per product; the pair: 4 n^3)\n"
                "# n  naive_out  blas_out  blas_alloc  sgemm  pair_naive  pair_blas  pair_sgemm"
                "  ratio_naive  ratio_blas  ratio_sgemm  unfused\n",
@@ -194,14 +219,10 @@ static void plot_matmul(plot_state *s)
         put(f, gflops(mm("unfused mul+sum", "naive", N, size)));
         fputc('\n', f);
     }
-    if (close_checked(f, path) != 0) s->failed = 1;
+    finish(s, f, path);
 
-    f = open_in(s->dir, "matmul_gflops.gp", path, sizeof path);
-    if (!f) {
-        s->failed = 1;
-        return;
-    }
-    script_head(f, "matmul_gflops.png", 1100, 680);
+    f = begin_script(s, "matmul_gflops", 1100, 680, path, sizeof path);
+    if (!f) return;
     fprintf(f,
             "set title 'Square matmul n x n x n: GFLOP/s by n, %d threads (median; higher is "
             "better)'\n"
@@ -222,15 +243,10 @@ static void plot_matmul(plot_state *s)
             "     '' using 1:12 with linespoints lw 2 pt 13 ps 1.3 lc rgb '#ff7f0e' "
             "title 'unfused broadcast-mul + sum, n <= 256 (naive)'\n",
             N);
-    if (close_checked(f, path) != 0) s->failed = 1;
-    add_script(s, "matmul_gflops.gp");
+    end_script(s, f, path, "matmul_gflops");
 
-    f = open_in(s->dir, "matmul_backward.gp", path, sizeof path);
-    if (!f) {
-        s->failed = 1;
-        return;
-    }
-    script_head(f, "matmul_backward.png", 1400, 680);
+    f = begin_script(s, "matmul_backward", 1400, 680, path, sizeof path);
+    if (!f) return;
     fprintf(f,
             "set multiplot layout 1,2 title 'Forward product vs backward pair (dC B^T and A^T dC), "
             "%d threads'\n"
@@ -262,8 +278,7 @@ static void plot_matmul(plot_state *s)
             "     '' using 1:9 with linespoints lw 2 pt 9 lc rgb '#d62728' title 'naive'\n"
             "unset multiplot\n",
             N);
-    if (close_checked(f, path) != 0) s->failed = 1;
-    add_script(s, "matmul_backward.gp");
+    end_script(s, f, path, "matmul_backward");
 }
 
 typedef struct batched_row {
@@ -296,19 +311,14 @@ static void plot_batched(plot_state *s)
     if (count == 0) return;
     qsort(rows, (size_t)count, sizeof rows[0], by_side);
 
-    FILE *f = open_in(s->dir, "matmul_batched.dat", path, sizeof path);
-    if (!f) {
-        s->failed = 1;
-        return;
-    }
+    FILE *f = create(s, "matmul_batched.dat", path, sizeof path);
+    if (!f) return;
     fprintf(f, "# batched products at %d threads, GFLOP/s, by product side\n"
                "# index  side  batch  label  sgemm_loop  sgemm_batch_parallel  blas_out  "
                "naive_out\n",
             N);
-    double switch_at = -0.5; /* between the last side <= 96 and the next */
     for (int i = 0; i < count; i++) {
         const bench_result *r = rows[i].loop;
-        if (rows[i].side * rows[i].side * rows[i].side <= 96LL * 96 * 96) switch_at = i + 0.5;
         fprintf(f, "%d %lld %lld \"%lld x %lld^3\"", i, rows[i].side, rows[i].batch,
                 rows[i].batch, rows[i].side);
         put(f, gflops(r));
@@ -317,14 +327,10 @@ static void plot_batched(plot_state *s)
         put(f, gflops(mm("matmul out", "naive", N, r->size)));
         fputc('\n', f);
     }
-    if (close_checked(f, path) != 0) s->failed = 1;
+    finish(s, f, path);
 
-    f = open_in(s->dir, "matmul_batched.gp", path, sizeof path);
-    if (!f) {
-        s->failed = 1;
-        return;
-    }
-    script_head(f, "matmul_batched.png", 1100, 700);
+    f = begin_script(s, "matmul_batched", 1100, 700, path, sizeof path);
+    if (!f) return;
     fprintf(f,
             "set title 'Batched products B x s^3 by product side s, %d threads: batch-parallel "
             "1-thread sgemm vs a loop of %d-thread sgemm'\n"
@@ -333,12 +339,6 @@ static void plot_batched(plot_state *s)
             "set xrange [-0.5:%d.5]\n"
             "set xtics scale 0\n",
             N, N, count - 1);
-    if (switch_at > 0 && switch_at < count - 1)
-        fprintf(f,
-                "set arrow from %.1f, graph 0 to %.1f, graph 1 nohead lw 2 dt 3 lc rgb '#2ca02c'\n"
-                "set label 'blas backend: batch-parallel up to 96^3 | loop above ' at %.1f, "
-                "graph 0.04 center tc rgb '#2ca02c'\n",
-                switch_at, switch_at, switch_at);
     fprintf(f,
             "set key outside below center horizontal maxrows 2 box\n"
             "plot 'matmul_batched.dat' using 1:5:xtic(4) with linespoints lw 2 pt 7 ps 1.3 "
@@ -350,8 +350,7 @@ static void plot_batched(plot_state *s)
             "     '' using 1:8 with linespoints lw 2 pt 9 ps 1.3 lc rgb '#d62728' "
             "title 'naive backend mt_matmul_out'\n",
             N);
-    if (close_checked(f, path) != 0) s->failed = 1;
-    add_script(s, "matmul_batched.gp");
+    end_script(s, f, path, "matmul_batched");
 }
 
 static const bench_result *ew(const char *op, const char *form, const char *backend, int threads)
@@ -379,11 +378,8 @@ static void plot_elementwise(plot_state *s)
         if (bench_find("elementwise", r->name, r->backend, N) != r) continue; /* once per op */
         if (strcmp(r->backend, "naive") != 0 && ew(op, "out", "naive", N)) continue;
         if (!f) {
-            f = open_in(s->dir, "elementwise.dat", path, sizeof path);
-            if (!f) {
-                s->failed = 1;
-                return;
-            }
+            f = create(s, "elementwise.dat", path, sizeof path);
+            if (!f) return;
             fprintf(f, "# elementwise ops at %d threads, GB/s (bytes read + written)\n"
                        "# op  plain_loop  naive_out  naive_alloc  blas_out  blas_alloc\n",
                     N);
@@ -400,15 +396,11 @@ static void plot_elementwise(plot_state *s)
         count++;
     }
     if (!f) return;
-    if (close_checked(f, path) != 0) s->failed = 1;
+    finish(s, f, path);
     if (count == 0) return;
 
-    f = open_in(s->dir, "elementwise.gp", path, sizeof path);
-    if (!f) {
-        s->failed = 1;
-        return;
-    }
-    script_head(f, "elementwise.png", 1400, 650);
+    f = begin_script(s, "elementwise", 1400, 650, path, sizeof path);
+    if (!f) return;
     fprintf(f,
             "set title 'Elementwise ops and sums, %d threads: library vs the plain C loop doing "
             "the same work (median; higher is better)'\n"
@@ -427,8 +419,7 @@ static void plot_elementwise(plot_state *s)
             "     '' using 5 lc rgb '#1f77b4' title 'blas, _out', \\\n"
             "     '' using 6 lc rgb '#9ecae9' title 'blas, allocating'\n",
             N);
-    if (close_checked(f, path) != 0) s->failed = 1;
-    add_script(s, "elementwise.gp");
+    end_script(s, f, path, "elementwise");
 }
 
 /* PyTorch's full-batch epoch figures quoted in the train suite (measured elsewhere). */
@@ -457,11 +448,8 @@ static void plot_train(plot_state *s)
         }
         if (seen) continue;
         if (!f) {
-            f = open_in(s->dir, "train.dat", path, sizeof path);
-            if (!f) {
-                s->failed = 1;
-                return;
-            }
+            f = create(s, "train.dat", path, sizeof path);
+            if (!f) return;
             fprintf(f, "# seconds per epoch at %d threads (median over the epochs after the "
                        "first)\n# configuration  naive  blas  pytorch_reference\n",
                     N);
@@ -476,14 +464,10 @@ static void plot_train(plot_state *s)
         fputc('\n', f);
     }
     if (!f) return;
-    if (close_checked(f, path) != 0) s->failed = 1;
+    finish(s, f, path);
 
-    f = open_in(s->dir, "train.gp", path, sizeof path);
-    if (!f) {
-        s->failed = 1;
-        return;
-    }
-    script_head(f, "train.png", 1200, 650);
+    f = begin_script(s, "train", 1200, 650, path, sizeof path);
+    if (!f) return;
     fprintf(f,
             "set title 'MiniTorch Task 3.5 network: time per epoch, %d threads (median; lower "
             "is better; log scale)'\n"
@@ -503,8 +487,7 @@ static void plot_train(plot_state *s)
             "     '' using ($4*1000) lc rgb '#aaaaaa' title 'PyTorch (reference, not measured "
             "here)'\n",
             N);
-    if (close_checked(f, path) != 0) s->failed = 1;
-    add_script(s, "train.gp");
+    end_script(s, f, path, "train");
 }
 
 int bench_plot(const char *dir, int threads)

@@ -15,8 +15,6 @@ set ylabel 'GFLOP/s'
 set yrange [0:*]
 set xrange [-0.5:7.5]
 set xtics scale 0
-set arrow from 3.5, graph 0 to 3.5, graph 1 nohead lw 2 dt 3 lc rgb '#2ca02c'
-set label 'blas backend: batch-parallel up to 96^3 | loop above ' at 3.5, graph 0.04 center tc rgb '#2ca02c'
 set key outside below center horizontal maxrows 2 box
 plot 'matmul_batched.dat' using 1:5:xtic(4) with linespoints lw 2 pt 7 ps 1.3 lc rgb '#222222' title 'loop of 2-thread sgemm (direct)', \
      '' using 1:6 with linespoints lw 2 dt 2 pt 6 ps 1.3 lc rgb '#222222' title 'batch-parallel 1-thread sgemm (direct)', \
