@@ -72,6 +72,21 @@ static void prepare(const bench_case *c)
     }
 }
 
+/* `items` (holding `count` of `*capacity` elements) with room for one more: doubled when full.
+ * A benchmark run cannot go on without memory, so running out ends it. */
+static void *room_for_one(void *items, size_t *capacity, size_t count, size_t size)
+{
+    if (count < *capacity) return items;
+    size_t grown_capacity = *capacity ? 2 * *capacity : 32;
+    void *grown = realloc(items, size * grown_capacity);
+    if (!grown) {
+        fprintf(stderr, "minitorch-bench: out of memory\n");
+        exit(1);
+    }
+    *capacity = grown_capacity;
+    return grown;
+}
+
 const bench_result *bench_run(const bench_case *c)
 {
     const int calls = c->calls > 0 ? c->calls : 1;
@@ -100,16 +115,7 @@ const bench_result *bench_run(const bench_case *c)
     if (show_progress) fprintf(stderr, "\r\033[K");
     qsort(samples, (size_t)timed, sizeof *samples, compare_doubles);
 
-    if (result_count == result_capacity) {
-        size_t capacity = result_capacity ? 2 * result_capacity : 64;
-        bench_result *grown = realloc(results, sizeof *results * capacity);
-        if (!grown) {
-            fprintf(stderr, "minitorch-bench: out of memory\n");
-            exit(1);
-        }
-        results = grown;
-        result_capacity = capacity;
-    }
+    results = room_for_one(results, &result_capacity, result_count, sizeof *results);
     bench_result *r = &results[result_count++];
     memset(r, 0, sizeof *r);
     copy_text(r->name, sizeof r->name, c->name);
@@ -174,16 +180,7 @@ void bench_note(const char *suite, const char *format, ...)
     int length = vsnprintf(NULL, 0, format, args);
     va_end(args);
     if (length < 0) return;
-    if (note_count == note_capacity) {
-        size_t capacity = note_capacity ? 2 * note_capacity : 32;
-        bench_note_line *grown = realloc(notes, sizeof *notes * capacity);
-        if (!grown) {
-            fprintf(stderr, "minitorch-bench: out of memory\n");
-            exit(1);
-        }
-        notes = grown;
-        note_capacity = capacity;
-    }
+    notes = room_for_one(notes, &note_capacity, note_count, sizeof *notes);
     char *text = malloc((size_t)length + 1);
     if (!text) {
         fprintf(stderr, "minitorch-bench: out of memory\n");
