@@ -145,7 +145,7 @@ static void check_map(const char *name, const char *trace, mt_tensor *(*fn)(mt_t
 }
 
 Test(determinism, map_neg) { check_map("neg", "neg", mt_neg, -10, 10, 1); }
-Test(determinism, map_copy) { check_map("copy", "id", mt_copy, -10, 10, 2); }
+Test(determinism, map_copy) { check_map("copy", "copy", mt_copy, -10, 10, 2); }
 Test(determinism, map_sigmoid) { check_map("sigmoid", "sigmoid", mt_sigmoid, -12, 12, 3); }
 Test(determinism, map_relu) { check_map("relu", "relu", mt_relu, -10, 10, 4); }
 Test(determinism, map_log) { check_map("log", "log", mt_log, 0.05, 20, 5); }
@@ -206,9 +206,9 @@ Test(determinism, zip_lt) { check_zip("lt", "lt", mt_lt, -3, 3, -3, 3, 15); }
 Test(determinism, zip_gt) { check_zip("gt", "gt", mt_gt, -3, 3, -3, 3, 16); }
 Test(determinism, zip_eq) { check_zip("eq", "eq", mt_eq, -3, 3, -3, 3, 17); }
 Test(determinism, zip_is_close) { check_zip("is_close", "is_close", mt_is_close, -0.05, 0.05, -0.05, 0.05, 18); }
-Test(determinism, zip_relu_back) { check_zip("relu_back", "relu_back", mt_relu_back, -5, 5, -5, 5, 19); }
-Test(determinism, zip_log_back) { check_zip("log_back", "log_back", mt_log_back, 0.1, 10, -5, 5, 20); }
-Test(determinism, zip_inv_back) { check_zip("inv_back", "inv_back", mt_inv_back, 0.1, 10, -5, 5, 21); }
+Test(determinism, zip_relu_back) { check_zip("relu_back", "relu_grad", mt_relu_back, -5, 5, -5, 5, 19); }
+Test(determinism, zip_log_back) { check_zip("log_back", "log_grad", mt_log_back, 0.1, 10, -5, 5, 20); }
+Test(determinism, zip_inv_back) { check_zip("inv_back", "inv_grad", mt_inv_back, 0.1, 10, -5, 5, 21); }
 
 /* ---- scalar forms ---- */
 

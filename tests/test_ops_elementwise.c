@@ -80,7 +80,6 @@ static double o_is_close(double a, double b) { return fabs(a - b) < 1e-2 ? 1.0 :
 static double o_relu_back(double a, double d) { return a > 0 ? d : 0.0; }
 static double o_log_back(double a, double d) { return d / a; }
 static double o_inv_back(double a, double d) { return -d / (a * a); }
-static double o_sigmoid_back(double s, double d) { return s * (1.0 - s) * d; }
 /* scalar forms: (a, s) */
 static double o_rsub(double a, double s) { return s - a; }
 static double o_rdiv(double a, double s) { return s / a; }
@@ -98,7 +97,7 @@ typedef struct map_case {
 
 static const map_case MAP_CASES[] = {
     {"neg", "neg", mt_neg, MT_OP_NEG, o_neg, UNIFORM(-10, 10), 0, 0},
-    {"copy", "id", mt_copy, MT_OP_ID, o_id, UNIFORM(-10, 10), 0, 0},
+    {"copy", "copy", mt_copy, MT_OP_ID, o_id, UNIFORM(-10, 10), 0, 0},
     {"sigmoid", "sigmoid", mt_sigmoid, MT_OP_SIGMOID, o_sigmoid, UNIFORM(-12, 12), 1e-30, 1e-6},
     {"relu", "relu", mt_relu, MT_OP_RELU, o_relu, SIGNED(0.05, 10), 0, 0},
     {"log", "log", mt_log, MT_OP_LOG, o_log, UNIFORM(0.05, 20), 1e-7, 1e-6},
@@ -117,6 +116,8 @@ typedef struct zip_case {
     bool comparison; /* 0/1 results: both must occur */
 } zip_case;
 
+/* MiniTorch's backward helpers have no mt_binary_op of their own. */
+#define NO_OUT_OP ((mt_binary_op)-1)
 static const zip_case ZIP_CASES[] = {
     {"add", "add", mt_add, MT_OP_ADD, o_add, UNIFORM(-10, 10), UNIFORM(-10, 10), 0, 1e-6, false},
     {"sub", "sub", mt_sub, MT_OP_SUB, o_sub, UNIFORM(-10, 10), UNIFORM(-10, 10), 0, 1e-6, false},
@@ -127,11 +128,11 @@ static const zip_case ZIP_CASES[] = {
     {"eq", "eq", mt_eq, MT_OP_EQ, o_eq, GRID(-3, 3, 0.5), GRID(-3, 3, 0.5), 0, 0, true},
     {"is_close", "is_close", mt_is_close, MT_OP_IS_CLOSE, o_is_close, GRID(-6, 6, 1.0 / 256),
      GRID(-6, 6, 1.0 / 256), 0, 0, true},
-    {"relu_back", "relu_back", mt_relu_back, MT_OP_RELU_BACK, o_relu_back, SIGNED(0.05, 5),
+    {"relu_back", "relu_grad", mt_relu_back, NO_OUT_OP, o_relu_back, SIGNED(0.05, 5),
      UNIFORM(-5, 5), 0, 0, false},
-    {"log_back", "log_back", mt_log_back, MT_OP_LOG_BACK, o_log_back, UNIFORM(0.1, 10),
+    {"log_back", "log_grad", mt_log_back, NO_OUT_OP, o_log_back, UNIFORM(0.1, 10),
      UNIFORM(-5, 5), 0, 1e-6, false},
-    {"inv_back", "inv_back", mt_inv_back, MT_OP_INV_BACK, o_inv_back, UNIFORM(0.1, 10),
+    {"inv_back", "inv_grad", mt_inv_back, NO_OUT_OP, o_inv_back, UNIFORM(0.1, 10),
      UNIFORM(-5, 5), 0, 1e-6, false},
 };
 #define ZIP_CASE_COUNT (int)(sizeof ZIP_CASES / sizeof ZIP_CASES[0])
@@ -691,24 +692,43 @@ Test(edge, nan_scalar_broadcasts)
 
 /* ---- mt_map_out / mt_zip_out ---- */
 
-static double (*const UNARY_ORACLE[MT_UNARY_OP_COUNT])(double) = {
-    [MT_OP_NEG] = o_neg, [MT_OP_ID] = o_id,   [MT_OP_SIGMOID] = o_sigmoid, [MT_OP_RELU] = o_relu,
-    [MT_OP_LOG] = o_log, [MT_OP_EXP] = o_exp, [MT_OP_INV] = o_inv};
-static const double UNARY_RTOL[MT_UNARY_OP_COUNT] = {
-    [MT_OP_SIGMOID] = 1e-6, [MT_OP_LOG] = 1e-6, [MT_OP_EXP] = 1e-6, [MT_OP_INV] = 1e-6};
+/* Every op of the public enums, by name: a test fails when the library lists an op that has no
+ * oracle here (a row added to the op table without its test). */
+#define N_UNARY 7
+#define N_BINARY 8
+static const struct {
+    const char *name;
+    double (*oracle)(double);
+    double rtol;
+} UNARY_OPS[N_UNARY] = {{"neg", o_neg, 0},          {"copy", o_id, 0},
+                        {"sigmoid", o_sigmoid, 1e-6}, {"relu", o_relu, 0},
+                        {"log", o_log, 1e-6},         {"exp", o_exp, 1e-6},
+                        {"inv", o_inv, 1e-6}};
+static const struct {
+    const char *name;
+    double (*oracle)(double, double);
+    double rtol;
+} BINARY_OPS[N_BINARY] = {{"add", o_add, 1e-6}, {"sub", o_sub, 1e-6}, {"mul", o_mul, 1e-6},
+                          {"div", o_div, 1e-6}, {"lt", o_lt, 0},      {"gt", o_gt, 0},
+                          {"eq", o_eq, 0},      {"is_close", o_is_close, 0}};
 
-static double (*const BINARY_ORACLE[MT_BINARY_OP_COUNT])(double, double) = {
-    [MT_OP_ADD] = o_add,           [MT_OP_SUB] = o_sub,
-    [MT_OP_MUL] = o_mul,           [MT_OP_DIV] = o_div,
-    [MT_OP_LT] = o_lt,             [MT_OP_GT] = o_gt,
-    [MT_OP_EQ] = o_eq,             [MT_OP_IS_CLOSE] = o_is_close,
-    [MT_OP_RELU_BACK] = o_relu_back, [MT_OP_LOG_BACK] = o_log_back,
-    [MT_OP_INV_BACK] = o_inv_back, [MT_OP_SIGMOID_BACK] = o_sigmoid_back};
-/* sigmoid_back: s * (1 - s) * d, three roundings: 1e-6 relative plus 1e-7 absolute (1 - s
- * cancels when s is near 1). */
-static const double BINARY_RTOL[MT_BINARY_OP_COUNT] = {
-    [MT_OP_ADD] = 1e-6, [MT_OP_SUB] = 1e-6,      [MT_OP_MUL] = 1e-6,      [MT_OP_DIV] = 1e-6,
-    [MT_OP_LOG_BACK] = 1e-6, [MT_OP_INV_BACK] = 1e-6, [MT_OP_SIGMOID_BACK] = 1e-6};
+Test(out_ops, every_listed_op_has_an_oracle)
+{
+    int unary = 0, binary = 0, reduce = 0;
+    for (; mt_unary_op_name((mt_unary_op)unary); unary++)
+        cr_assert(unary < N_UNARY && strcmp(mt_unary_op_name((mt_unary_op)unary), UNARY_OPS[unary].name) == 0,
+                  "unary op %d (%s) has no oracle in this test", unary, mt_unary_op_name((mt_unary_op)unary));
+    for (; mt_binary_op_name((mt_binary_op)binary); binary++)
+        cr_assert(binary < N_BINARY && strcmp(mt_binary_op_name((mt_binary_op)binary), BINARY_OPS[binary].name) == 0,
+                  "binary op %d (%s) has no oracle in this test", binary, mt_binary_op_name((mt_binary_op)binary));
+    while (mt_reduce_op_name((mt_reduce_op)reduce)) reduce++;
+    cr_assert_eq(unary, N_UNARY);
+    cr_assert_eq(binary, N_BINARY);
+    cr_assert_eq(reduce, 3);
+    cr_assert_null(mt_unary_op_name((mt_unary_op)-1));
+    cr_assert_null(mt_binary_op_name((mt_binary_op)N_BINARY));
+    cr_assert_null(mt_reduce_op_name((mt_reduce_op)3));
+}
 
 /* Inputs valid for every unary op: positive, away from relu's kink, in log's and inv's domain. */
 static const gen UNARY_IN = UNIFORM(0.1, 5);
@@ -741,7 +761,7 @@ Test(map_out, all_ops_contiguous_permuted_and_broadcast_input)
     const int64_t shape[3] = {4, 3, 5};
     const int64_t small_shapes[3][3] = {{4, 3, 5}, {3, 1}, {5}};
     const int small_nd[3] = {3, 2, 1};
-    for (int op = 0; op < MT_UNARY_OP_COUNT; op++) {
+    for (int op = 0; op < N_UNARY; op++) {
         for (int s = 0; s < 3; s++) {
             for (int permuted = 0; permuted < 2; permuted++) {
                 const int64_t *ss = small_shapes[s];
@@ -751,11 +771,11 @@ Test(map_out, all_ops_contiguous_permuted_and_broadcast_input)
                 cr_assert_eq(mt_map_out(out, (mt_unary_op)op, a), MT_OK, "mt_map_out op %d: %s",
                              op, mt_last_error());
                 t_expect_shape(out, 3, shape);
-                double *e = t_oracle_map(3, shape, small_nd[s], ss, v, UNARY_ORACLE[op]);
+                double *e = t_oracle_map(3, shape, small_nd[s], ss, v, UNARY_OPS[op].oracle);
                 char what[96];
                 snprintf(what, sizeof what, "mt_map_out op %d input %d permuted out %d", op, s,
                          permuted);
-                t_expect_close(what, out, e, 1e-7, UNARY_RTOL[op]);
+                t_expect_close(what, out, e, 1e-7, UNARY_OPS[op].rtol);
                 t_expect_close("a unchanged", a, v, 0, 0);
                 free(e);
                 free(v);
@@ -783,15 +803,15 @@ Test(map_out, permuted_out_writes_through_to_storage)
 Test(map_out, in_place_every_op_and_layout)
 {
     t_rng r = t_rng_seed(91);
-    for (int op = 0; op < MT_UNARY_OP_COUNT; op++) {
+    for (int op = 0; op < N_UNARY; op++) {
         for (int layout = 0; layout < 3; layout++) {
             const int64_t shape[3] = {3, 4, 5};
             double *v = gen_values(&r, 60, &UNARY_IN);
             mt_tensor *a = t_tensor(&r, 3, shape, v, layout);
             cr_assert_eq(mt_map_out(a, (mt_unary_op)op, a), MT_OK, "in place op %d: %s", op,
                          mt_last_error());
-            double *e = t_oracle_map(3, shape, 3, shape, v, UNARY_ORACLE[op]);
-            t_expect_close("in-place map", a, e, 1e-7, UNARY_RTOL[op]);
+            double *e = t_oracle_map(3, shape, 3, shape, v, UNARY_OPS[op].oracle);
+            t_expect_close("in-place map", a, e, 1e-7, UNARY_OPS[op].rtol);
             free(e);
             free(v);
             mt_release(a);
@@ -806,11 +826,11 @@ Test(map_out, large_permuted_out_broadcast_input)
     const int64_t shape[2] = {3, 70000}, row[1] = {70000};
     double *v = gen_values(&r, 70000, &UNARY_IN);
     mt_tensor *a = t_tensor(&r, 1, row, v, 2);
-    for (int op = 0; op < MT_UNARY_OP_COUNT; op++) {
+    for (int op = 0; op < N_UNARY; op++) {
         mt_tensor *out = permuted_zeros(2, shape);
         cr_assert_eq(mt_map_out(out, (mt_unary_op)op, a), MT_OK, "%s", mt_last_error());
-        double *e = t_oracle_map(2, shape, 1, row, v, UNARY_ORACLE[op]);
-        t_expect_close("large mt_map_out", out, e, 1e-7, UNARY_RTOL[op]);
+        double *e = t_oracle_map(2, shape, 1, row, v, UNARY_OPS[op].oracle);
+        t_expect_close("large mt_map_out", out, e, 1e-7, UNARY_OPS[op].rtol);
         free(e);
         mt_release(out);
     }
@@ -826,7 +846,7 @@ Test(zip_out, all_ops_contiguous_permuted_and_larger_out)
     const int64_t out_shapes[2][3] = {{4, 3, 5}, {2, 3, 5}};
     const int64_t a_shapes[2][3] = {{4, 1, 5}, {3, 1}}, b_shapes[2][3] = {{3, 1}, {5}};
     const int a_nd[2] = {3, 2}, b_nd[2] = {2, 1};
-    for (int op = 0; op < MT_BINARY_OP_COUNT; op++) {
+    for (int op = 0; op < N_BINARY; op++) {
         for (int k = 0; k < 2; k++) {
             for (int permuted = 0; permuted < 2; permuted++) {
                 double *va = gen_values(&r, t_numel(a_nd[k], a_shapes[k]), &BINARY_A);
@@ -839,11 +859,11 @@ Test(zip_out, all_ops_contiguous_permuted_and_larger_out)
                              "mt_zip_out op %d case %d: %s", op, k, mt_last_error());
                 t_expect_shape(out, 3, out_shapes[k]);
                 double *e = t_oracle_zip(3, out_shapes[k], a_nd[k], a_shapes[k], va, b_nd[k],
-                                         b_shapes[k], vb, BINARY_ORACLE[op]);
+                                         b_shapes[k], vb, BINARY_OPS[op].oracle);
                 char what[96];
                 snprintf(what, sizeof what, "mt_zip_out op %d case %d permuted out %d", op, k,
                          permuted);
-                t_expect_close(what, out, e, 1e-7, BINARY_RTOL[op]);
+                t_expect_close(what, out, e, 1e-7, BINARY_OPS[op].rtol);
                 free(e);
                 free(va);
                 free(vb);
@@ -859,15 +879,15 @@ Test(zip_out, in_place_out_is_a_or_b)
 {
     t_rng r = t_rng_seed(94);
     const int64_t shape[3] = {3, 4, 5}, bshape[2] = {4, 1};
-    for (int op = 0; op < MT_BINARY_OP_COUNT; op++) {
+    for (int op = 0; op < N_BINARY; op++) {
         for (int layout = 0; layout < 3; layout++) {
             /* out == a, b broadcast */
             double *va = gen_values(&r, 60, &BINARY_A), *vb = gen_values(&r, 4, &BINARY_B);
             mt_tensor *a = t_tensor(&r, 3, shape, va, layout), *b = t_tensor(&r, 2, bshape, vb, 0);
             cr_assert_eq(mt_zip_out(a, (mt_binary_op)op, a, b), MT_OK, "op %d: %s", op,
                          mt_last_error());
-            double *e = t_oracle_zip(3, shape, 3, shape, va, 2, bshape, vb, BINARY_ORACLE[op]);
-            t_expect_close("in place (out == a)", a, e, 1e-7, BINARY_RTOL[op]);
+            double *e = t_oracle_zip(3, shape, 3, shape, va, 2, bshape, vb, BINARY_OPS[op].oracle);
+            t_expect_close("in place (out == a)", a, e, 1e-7, BINARY_OPS[op].rtol);
             t_expect_close("b unchanged", b, vb, 0, 0);
             free(e);
             mt_release(a);
@@ -882,8 +902,8 @@ Test(zip_out, in_place_out_is_a_or_b)
             b = t_tensor(&r, 3, shape, vb, layout);
             cr_assert_eq(mt_zip_out(b, (mt_binary_op)op, a, b), MT_OK, "op %d: %s", op,
                          mt_last_error());
-            e = t_oracle_zip(3, shape, 3, shape, va, 3, shape, vb, BINARY_ORACLE[op]);
-            t_expect_close("in place (out == b)", b, e, 1e-7, BINARY_RTOL[op]);
+            e = t_oracle_zip(3, shape, 3, shape, va, 3, shape, vb, BINARY_OPS[op].oracle);
+            t_expect_close("in place (out == b)", b, e, 1e-7, BINARY_OPS[op].rtol);
             free(e);
             mt_release(a);
             mt_release(b);
@@ -1015,13 +1035,13 @@ Test(out_errors, bad_op_enum)
 {
     mt_clear_error();
     mt_tensor *out = mt_full(MT_DIMS(2, 2), 9.0f), *a = mt_ones(MT_DIMS(2, 2));
-    const int bad_unary[] = {MT_UNARY_OP_COUNT, 99, -1};
+    const int bad_unary[] = {N_UNARY, 99, -1};
     for (int i = 0; i < 3; i++) {
         mt_clear_error();
         cr_assert_eq(mt_map_out(out, (mt_unary_op)bad_unary[i], a), MT_ERR_INVALID_ARG);
         t_expect_error(MT_ERR_INVALID_ARG, "mt_map_out");
     }
-    const int bad_binary[] = {MT_BINARY_OP_COUNT, 1000, -1};
+    const int bad_binary[] = {N_BINARY, 1000, -1};
     for (int i = 0; i < 3; i++) {
         mt_clear_error();
         cr_assert_eq(mt_zip_out(out, (mt_binary_op)bad_binary[i], a, a), MT_ERR_INVALID_ARG);

@@ -8,10 +8,12 @@
 #include "version.h"
 #include "error.h"
 #include "tensor.h"
+#include "scope.h"
 #include "memory.h"
 #include "ops.h"
 #include "autodiff.h"
 #include "runtime.h"
 #include "nn.h"
+#include "debug.h"
 
 #endif

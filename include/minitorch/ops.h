@@ -111,22 +111,25 @@ MT_API mt_tensor *mt_linear(mt_tensor *x, mt_tensor *w, mt_tensor *bias);
 
 /* ---- kernels into a caller's output (no autodiff history, no allocation of the result) ---- */
 
+/* The kernels behind the operations above, for the *_out functions. Values are stable within a
+ * major version; a value that names no op is refused with MT_ERR_INVALID_ARG. */
 typedef enum mt_unary_op {
-    MT_OP_NEG, MT_OP_ID, MT_OP_SIGMOID, MT_OP_RELU, MT_OP_LOG, MT_OP_EXP, MT_OP_INV,
-    MT_UNARY_OP_COUNT
+    MT_OP_NEG, MT_OP_ID, MT_OP_SIGMOID, MT_OP_RELU, MT_OP_LOG, MT_OP_EXP, MT_OP_INV
 } mt_unary_op;
 
 typedef enum mt_binary_op {
-    MT_OP_ADD, MT_OP_SUB, MT_OP_MUL, MT_OP_DIV, MT_OP_LT, MT_OP_GT, MT_OP_EQ, MT_OP_IS_CLOSE,
-    MT_OP_RELU_BACK, MT_OP_LOG_BACK, MT_OP_INV_BACK,
-    MT_OP_SIGMOID_BACK, /* s * (1 - s) * d, with s = sigmoid(x) */
-    MT_BINARY_OP_COUNT
+    MT_OP_ADD, MT_OP_SUB, MT_OP_MUL, MT_OP_DIV, MT_OP_LT, MT_OP_GT, MT_OP_EQ, MT_OP_IS_CLOSE
 } mt_binary_op;
 
 typedef enum mt_reduce_op {
-    MT_OP_SUM, MT_OP_PROD, MT_OP_MAX,
-    MT_REDUCE_OP_COUNT
+    MT_OP_SUM, MT_OP_PROD, MT_OP_MAX
 } mt_reduce_op;
+
+/** The op's name ("neg", "add", "sum", ...), or NULL when `op` names no op — so a program can
+ *  list every op: `for (int op = 0; mt_unary_op_name(op); op++)`. */
+MT_API const char *mt_unary_op_name(mt_unary_op op);
+MT_API const char *mt_binary_op_name(mt_binary_op op);
+MT_API const char *mt_reduce_op_name(mt_reduce_op op);
 
 /** out = op(a); `a` broadcasts to out's shape. `out` must not have zero strides, nor overlap `a`
  *  except by being exactly `a` (in-place). */

@@ -4,33 +4,37 @@
 
 #include <stdbool.h>
 
+#include "kernels/op_table.h"
 #include "tensor/tensor_impl.h"
 
-/* One entry per differentiable function; backward.c holds each one's gradient formula. */
+/* Recorded functions that are neither elementwise nor reductions: X(ENUM, name), with the
+ * gradient formula backward_<name> in autodiff/gradients.c. */
+#define MTI_STRUCTURAL_FUNCTIONS(X) \
+    X(PERMUTE, permute) /* ints: the order */ \
+    X(VIEW, view)       /* shape: the input's shape */ \
+    X(EXPAND, expand)   \
+    X(NARROW, narrow)   /* ints[0]: dim; start */ \
+    X(MATMUL, matmul)   \
+    X(LINEAR, linear)   /* inputs: x, w, bias (optional) */
+
+/* One entry per differentiable function, generated from the op tables: the unary ops, the
+ * binary ops, the reductions (ints[0]: dim), then the structural functions. */
 typedef enum mti_function {
-    MTI_FN_NEG,
-    MTI_FN_INV,
-    MTI_FN_ADD,
-    MTI_FN_SUB,
-    MTI_FN_MUL,
-    MTI_FN_DIV,
-    MTI_FN_SIGMOID, /* saved[0]: the output */
-    MTI_FN_RELU,
-    MTI_FN_LOG,
-    MTI_FN_EXP,     /* saved[0]: the output */
-    MTI_FN_SUM,     /* ints[0]: dim */
-    MTI_FN_PROD,    /* ints[0]: dim */
-    MTI_FN_MAX,     /* ints[0]: dim; saved[0]: the output */
-    MTI_FN_CONSTANT, /* comparisons: gradient zero for every input */
-    MTI_FN_PERMUTE, /* ints: the order */
-    MTI_FN_VIEW,    /* shape: the input's shape */
-    MTI_FN_EXPAND,
-    MTI_FN_NARROW,  /* ints[0]: dim, start */
-    MTI_FN_COPY,
-    MTI_FN_MATMUL,
-    MTI_FN_LINEAR,  /* inputs: x, w, bias (optional) */
+#define MTI_X(E, ...) MTI_FN_##E,
+    MTI_UNARY_OPS(MTI_X)
+    MTI_BINARY_OPS(MTI_X)
+    MTI_REDUCE_OPS(MTI_X)
+    MTI_STRUCTURAL_FUNCTIONS(MTI_X)
+#undef MTI_X
     MTI_FN_COUNT
 } mti_function;
+
+#define MTI_FN_FIRST_UNARY MTI_FN_NEG
+#define MTI_FN_FIRST_BINARY MTI_FN_ADD
+#define MTI_FN_FIRST_REDUCE MTI_FN_SUM
+static inline mti_function mti_fn_unary(mti_unary_op op) { return (mti_function)(MTI_FN_FIRST_UNARY + (int)op); }
+static inline mti_function mti_fn_binary(mti_binary_op op) { return (mti_function)(MTI_FN_FIRST_BINARY + (int)op); }
+static inline mti_function mti_fn_reduce(mti_reduce_op op) { return (mti_function)(MTI_FN_FIRST_REDUCE + (int)op); }
 
 /* True when an operation on these inputs must record history. */
 bool mti_should_record(int count, mt_tensor *const *inputs);
@@ -52,8 +56,5 @@ static inline mti_node mti_spec(mti_function function, int count, mt_tensor *a, 
     spec.inputs[2] = c;
     return spec;
 }
-
-/* Sums `g` over the dims where it was broadcast from (ndim, shape); a new reference. */
-mt_tensor *mti_sum_to_shape(const char *fn, mt_tensor *g, int ndim, const int64_t *shape);
 
 #endif

@@ -4,109 +4,14 @@
 #include <stdatomic.h>
 #include <string.h>
 
+#include "autodiff/accumulate.h"
 #include "autodiff/gradients.h"
 #include "kernels/dispatch.h"
-#include "kernels/kernels.h"
 #include "minitorch/autodiff.h"
 #include "runtime/alloc.h"
 #include "runtime/error.h"
 
 static atomic_ullong pass_counter;
-
-/* Marks `t` as owned by the graph (a held reference) without adding one. */
-static void adopt(mt_tensor *t) { atomic_fetch_add_explicit(&t->internal_refs, 1, memory_order_relaxed); }
-
-/* Only the library refers to `t`, and it covers its whole storage densely: safe to add into. */
-static bool exclusive_dense(const mt_tensor *t)
-{
-    return atomic_load(&t->refcount) == 1 && atomic_load(&t->storage->refcount) == 1 &&
-           t->offset == 0 && t->numel == t->storage->numel &&
-           mti_is_contiguous_layout(t->ndim, t->shape, t->strides);
-}
-
-/* target += addend in place (same shapes). */
-static void add_into(mt_tensor *target, const mt_tensor *addend)
-{
-    mti_strided o = mti_strided_of(target), a = mti_strided_of(target), b = mti_strided_of(addend);
-    mti_current_kernels()->zip(MT_OP_ADD, &o, &a, &b);
-}
-
-/* *slot += g (slot holds a held reference or NULL). Consumes the reference `g`. */
-static mt_status accumulate(const char *fn, mt_tensor **slot, mt_tensor *g)
-{
-    mt_tensor *current = *slot;
-    if (!current) {
-        adopt(g);
-        *slot = g;
-        return MT_OK;
-    }
-    /* `current` is held once by the slot: exclusive when that is its only reference */
-    if (exclusive_dense(current)) {
-        add_into(current, g);
-        mti_unref(g);
-        return MT_OK;
-    }
-    mt_tensor *sum = mti_zip(fn, MT_OP_ADD, current, g);
-    mti_unref(g);
-    if (!sum) return mt_last_status();
-    adopt(sum);
-    *slot = sum;
-    mti_unhold(current);
-    return MT_OK;
-}
-
-mt_status mti_give_grad(const char *fn, mt_tensor *input, mt_tensor *contribution)
-{
-    if (!contribution) return mt_last_status() != MT_OK ? mt_last_status() : MT_ERR_NO_MEMORY;
-    if (!input || !input->requires_grad) {
-        mti_unref(contribution);
-        return MT_OK;
-    }
-    mt_tensor *g = contribution;
-    if (!mti_same_shape(g->ndim, g->shape, input->ndim, input->shape)) {
-        int ndim;
-        int64_t shape[MT_MAX_DIMS];
-        mt_status status = mti_shape_broadcast(fn, g->ndim, g->shape, input->ndim, input->shape,
-                                               &ndim, shape);
-        if (status != MT_OK) {
-            mti_unref(g);
-            return status;
-        }
-        mt_tensor *fitted;
-        if (mti_same_shape(ndim, shape, input->ndim, input->shape)) {
-            /* smaller than the input (e.g. the gradient of a sum): broadcast it up */
-            mti_strided v = mti_strided_expanded(g, ndim, shape);
-            fitted = mti_tensor_alias(fn, g, ndim, shape, v.strides, g->offset);
-        } else {
-            /* the input was broadcast in the forward pass: sum over those dims */
-            fitted = mti_sum_to_shape(fn, g, input->ndim, input->shape);
-        }
-        mti_unref(g);
-        if (!fitted) return mt_last_status();
-        g = fitted;
-    }
-    return accumulate(fn, &input->backward_grad, g);
-}
-
-mt_tensor *mti_sum_to_shape(const char *fn, mt_tensor *g, int ndim, const int64_t *shape)
-{
-    if (mti_same_shape(g->ndim, g->shape, ndim, shape)) return mti_ref(g);
-    int lead = g->ndim - ndim;
-    mt_tensor *current = mti_ref(g);
-    for (int d = 0; d < g->ndim; d++) {
-        int64_t target = d < lead ? 1 : shape[d - lead];
-        if (current->shape[d] == target) continue;
-        mt_tensor *next = mti_reduce(fn, MT_OP_SUM, current, d);
-        mti_unref(current);
-        if (!next) return NULL;
-        current = next;
-    }
-    /* drop the leading size-1 dims */
-    mt_tensor *result = mti_tensor_alias(fn, current, ndim, shape, current->strides + lead,
-                                         current->offset);
-    mti_unref(current);
-    return result;
-}
 
 /* Topological order of the tensors requiring grad reachable from root (root first). */
 static mt_status topological_order(const char *fn, mt_tensor *root, mt_tensor ***order_out,
@@ -175,9 +80,9 @@ static mt_status commit_leaf_gradients(const char *fn, mt_tensor **order, size_t
         if (leaf->node || !g) continue;
         /* No allocation when g can simply move into an empty gradient (only this pass holds
          * it), or be added in place into a gradient only the leaf holds. */
-        bool allocate = leaf->grad ? !exclusive_dense(leaf->grad) : !exclusive_dense(g);
+        bool allocate = leaf->grad ? !mti_exclusive_dense(leaf->grad) : !mti_exclusive_dense(g);
         if (!allocate) continue;
-        prepared[i] = leaf->grad ? mti_zip(fn, MT_OP_ADD, leaf->grad, g) : mti_copy(fn, g);
+        prepared[i] = leaf->grad ? mti_zip(fn, MTI_ZIP_ADD, leaf->grad, g) : mti_copy(fn, g);
         if (!prepared[i]) status = mt_last_status();
     }
     for (size_t i = 0; i < count; i++) {
@@ -189,18 +94,18 @@ static mt_status commit_leaf_gradients(const char *fn, mt_tensor **order, size_t
         }
         if (!leaf->grad) {
             if (prepared[i]) {
-                adopt(prepared[i]);
+                mti_adopt(prepared[i]);
                 leaf->grad = prepared[i];
             } else { /* move g over: it stays held, now by the leaf */
                 leaf->grad = g;
                 leaf->backward_grad = NULL;
             }
         } else if (prepared[i]) {
-            adopt(prepared[i]);
+            mti_adopt(prepared[i]);
             mti_unhold(leaf->grad);
             leaf->grad = prepared[i];
         } else {
-            add_into(leaf->grad, g);
+            mti_add_into(leaf->grad, g);
         }
     }
     mti_free(prepared);
@@ -219,7 +124,7 @@ static mt_status run_backward(const char *fn, mt_tensor *root, mt_tensor *seed)
         mti_unref(seed);
         return status;
     }
-    adopt(seed);
+    mti_adopt(seed);
     root->backward_grad = seed;
     mt_no_grad_begin(); /* gradient computations record nothing */
     for (size_t i = 0; i < count && status == MT_OK; i++) {
@@ -227,7 +132,7 @@ static mt_status run_backward(const char *fn, mt_tensor *root, mt_tensor *seed)
         mt_tensor *g = t->backward_grad;
         if (!g || !t->node) continue; /* leaves are committed after the pass */
         t->backward_grad = NULL;
-        atomic_fetch_sub_explicit(&g->internal_refs, 1, memory_order_relaxed); /* now ours */
+        mti_disown(g); /* now ours */
         status = mti_apply_gradient(fn, t, g);
         mti_unref(g);
     }

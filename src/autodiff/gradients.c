@@ -1,15 +1,15 @@
-/* The gradient formula of every differentiable function (g is the gradient of the output):
- *   neg -g | inv -g/a^2 | add (g, g) | sub (g, -g) | mul (g b, g a) | div (g/b, -g a/b^2)
- *   sigmoid s(1-s) g | relu g where a > 0 | log g/a | exp e^a g | sum g broadcast back
- *   prod g * (product of the others) | max g to the first maximal element | comparisons 0
+/* The gradient formula of every recorded function (g is the gradient of the output). Unary ops
+ * share one formula: their gradient kernel (kernels/scalar_ops.h) applied to the saved value.
+ *   add (g, g) | sub (g, -g) | mul (g b, g a) | div (g/b, -g a/b^2) | comparisons 0
+ *   sum g broadcast back | prod g * (product of the others) | max g to the first maximal element
  *   permute: inverse permute | view: view back | expand: summed back | narrow: placed in zeros
- *   copy g | matmul (g B^T, A^T g) | linear (g W^T, x^T g, column sums of g). */
+ *   matmul (g B^T, A^T g) | linear (g W^T, x^T g, column sums of g). */
 #include <math.h>
 #include <string.h>
 
+#include "autodiff/accumulate.h"
 #include "autodiff/gradients.h"
 #include "kernels/dispatch.h"
-#include "kernels/kernels.h"
 #include "runtime/error.h"
 
 static bool wants(const mt_tensor *t) { return t && t->requires_grad; }
@@ -113,11 +113,8 @@ static mt_tensor *view_back(const char *fn, const mt_tensor *g, int ndim, const 
     mt_tensor *c = mti_is_contiguous_layout(g->ndim, g->shape, g->strides) ? mti_ref((mt_tensor *)g)
                                                                            : mti_copy(fn, g);
     if (!c) return NULL;
-    int64_t strides[MT_MAX_DIMS], stride = 1;
-    for (int i = ndim - 1; i >= 0; i--) {
-        strides[i] = stride;
-        stride *= shape[i];
-    }
+    int64_t strides[MT_MAX_DIMS];
+    mti_row_major_strides(ndim, shape, strides);
     mt_tensor *v = mti_tensor_alias(fn, c, ndim, shape, strides, c->offset);
     mti_unref(c);
     return v;
@@ -131,7 +128,7 @@ static mt_tensor *narrow_back(const char *fn, const mt_tensor *g, const mti_node
     mti_strided region = mti_strided_of(out), in = mti_strided_of(g);
     region.data += node->start * out->strides[dim];
     region.shape[dim] = g->shape[dim];
-    mti_current_kernels()->map(MT_OP_ID, &region, &in);
+    mti_run_map(MTI_UNARY_ID, MTI_NO_PARAMS, &region, &in);
     return out;
 }
 
@@ -157,7 +154,7 @@ static mt_tensor *product_gradient(const char *fn, const mt_tensor *input, const
     mt_tensor *grad = mti_tensor_empty(fn, input->ndim, input->shape);
     if (!grad) return NULL;
     mti_strided out = as_batched(grad, g);
-    if (mti_matmul_views(fn, &out, x, y, trans_x, trans_y, false) != MT_OK) {
+    if (mti_run_matmul(fn, &out, x, y, NULL, trans_x, trans_y, false) != MT_OK) {
         mti_unref(grad);
         return NULL;
     }
@@ -200,61 +197,140 @@ static mt_status linear_gradient(const char *fn, mt_tensor *x, mt_tensor *w, mt_
     if (status == MT_OK && wants(w))
         status = mti_give_grad(fn, w, product_gradient(fn, w, g, &vx, true, &vg, false));
     if (status == MT_OK && wants(bias)) /* column sums; give_grad sums any remaining batch dims */
-        status = mti_give_grad(fn, bias, mti_reduce(fn, MT_OP_SUM, g, g->ndim - 2));
+        status = mti_give_grad(fn, bias, mti_reduce(fn, MTI_REDUCE_SUM, g, g->ndim - 2));
     mti_unref(g);
     return status;
 }
 
+/* ---- the formulas, one per recorded function; each gets the record and the output's gradient g
+ *      and hands every input its part ---- */
+
+typedef mt_status (*backward_fn)(const char *fn, const mti_node *node, mt_tensor *g);
+
+/* Every unary op: its gradient kernel applied to the saved value and g. */
+static mt_status backward_unary(const char *fn, const mti_node *node, mt_tensor *g)
+{
+    mti_unary_op op = (mti_unary_op)(node->function - MTI_FN_FIRST_UNARY);
+    const mt_tensor *saved = mti_unary_saves(op) == MTI_SAVES_OUTPUT ? node->saved[0] : node->inputs[0];
+    mti_params params = {node->params[0], node->params[1]};
+    return mti_give_grad(fn, node->inputs[0], mti_zip_with(fn, mti_unary_grad_op(op), params, saved, g));
+}
+
+static mt_status backward_add(const char *fn, const mti_node *node, mt_tensor *g)
+{
+    mt_status status = mti_give_grad(fn, node->inputs[0], mti_ref(g));
+    return status == MT_OK ? mti_give_grad(fn, node->inputs[1], mti_ref(g)) : status;
+}
+
+static mt_status backward_sub(const char *fn, const mti_node *node, mt_tensor *g)
+{
+    mt_status status = mti_give_grad(fn, node->inputs[0], mti_ref(g));
+    if (status == MT_OK && wants(node->inputs[1]))
+        status = mti_give_grad(fn, node->inputs[1], mti_map(fn, MTI_UNARY_NEG, g));
+    return status;
+}
+
+static mt_status backward_mul(const char *fn, const mti_node *node, mt_tensor *g)
+{
+    mt_tensor *a = node->inputs[0], *b = node->inputs[1];
+    mt_status status = MT_OK;
+    if (wants(a)) status = mti_give_grad(fn, a, mti_zip(fn, MTI_ZIP_MUL, g, b));
+    if (status == MT_OK && wants(b)) status = mti_give_grad(fn, b, mti_zip(fn, MTI_ZIP_MUL, g, a));
+    return status;
+}
+
+static mt_status backward_div(const char *fn, const mti_node *node, mt_tensor *g)
+{
+    mt_tensor *a = node->inputs[0], *b = node->inputs[1];
+    mt_status status = MT_OK;
+    if (wants(a)) status = mti_give_grad(fn, a, mti_zip(fn, MTI_ZIP_DIV, g, b));
+    if (status == MT_OK && wants(b)) { /* -g a / b^2: inv's gradient at b applied to g a */
+        mt_tensor *ga = mti_zip(fn, MTI_ZIP_MUL, g, a);
+        status = mti_give_grad(fn, b, ga ? mti_zip(fn, MTI_ZIP_INV_GRAD, b, ga) : NULL);
+        mti_unref(ga);
+    }
+    return status;
+}
+
+/* Comparisons: gradient zero for every input. */
+static mt_status backward_constant(const char *fn, const mti_node *node, mt_tensor *g)
+{
+    (void)g;
+    mt_status status = MT_OK;
+    for (int i = 0; i < node->input_count && status == MT_OK; i++)
+        if (wants(node->inputs[i]))
+            status = mti_give_grad(fn, node->inputs[i],
+                                   mti_tensor_zeros(fn, node->inputs[i]->ndim, node->inputs[i]->shape));
+    return status;
+}
+
+static mt_status backward_sum(const char *fn, const mti_node *node, mt_tensor *g)
+{
+    return mti_give_grad(fn, node->inputs[0], mti_ref(g)); /* broadcast back by give_grad */
+}
+
+static mt_status backward_prod(const char *fn, const mti_node *node, mt_tensor *g)
+{
+    return mti_give_grad(fn, node->inputs[0], prod_gradient(fn, node->inputs[0], g, node->ints[0]));
+}
+
+static mt_status backward_max(const char *fn, const mti_node *node, mt_tensor *g)
+{
+    return mti_give_grad(fn, node->inputs[0],
+                         max_gradient(fn, node->inputs[0], node->saved[0], g, node->ints[0]));
+}
+
+static mt_status backward_permute(const char *fn, const mti_node *node, mt_tensor *g)
+{
+    return mti_give_grad(fn, node->inputs[0], inverse_permute(fn, g, node->ints));
+}
+
+static mt_status backward_view(const char *fn, const mti_node *node, mt_tensor *g)
+{
+    return mti_give_grad(fn, node->inputs[0], view_back(fn, g, node->ndim, node->shape));
+}
+
+static mt_status backward_expand(const char *fn, const mti_node *node, mt_tensor *g)
+{
+    return mti_give_grad(fn, node->inputs[0], mti_ref(g)); /* summed back by give_grad */
+}
+
+static mt_status backward_narrow(const char *fn, const mti_node *node, mt_tensor *g)
+{
+    return mti_give_grad(fn, node->inputs[0], narrow_back(fn, g, node));
+}
+
+static mt_status backward_matmul(const char *fn, const mti_node *node, mt_tensor *g)
+{
+    return matmul_gradient(fn, node->inputs[0], node->inputs[1], g);
+}
+
+static mt_status backward_linear(const char *fn, const mti_node *node, mt_tensor *g)
+{
+    return linear_gradient(fn, node->inputs[0], node->inputs[1], node->inputs[2], g);
+}
+
+/* The descriptor table, generated from the op tables: a row without its formula does not
+ * compile. */
+static const backward_fn backward_of[] = {
+#define UNARY_ROW(E, name, cost, saves) backward_unary,
+#define BINARY_ROW(E, name, cost, backward) backward_##backward,
+#define REDUCE_ROW(E, name, saves) backward_##name,
+#define STRUCTURAL_ROW(E, name) backward_##name,
+    MTI_UNARY_OPS(UNARY_ROW) MTI_BINARY_OPS(BINARY_ROW) MTI_REDUCE_OPS(REDUCE_ROW)
+    MTI_STRUCTURAL_FUNCTIONS(STRUCTURAL_ROW)
+#undef UNARY_ROW
+#undef BINARY_ROW
+#undef REDUCE_ROW
+#undef STRUCTURAL_ROW
+};
+_Static_assert(sizeof backward_of / sizeof backward_of[0] == MTI_FN_COUNT,
+               "one gradient formula per recorded function");
+
 mt_status mti_apply_gradient(const char *fn, mt_tensor *t, mt_tensor *g)
 {
     const mti_node *node = t->node;
-    mt_tensor *a = node->inputs[0], *b = node->inputs[1];
-    mt_tensor *saved = node->saved_count ? node->saved[0] : NULL;
-    mt_status status = MT_OK;
-    switch ((mti_function)node->function) {
-    case MTI_FN_NEG: return mti_give_grad(fn, a, mti_map(fn, MT_OP_NEG, g));
-    case MTI_FN_INV: return mti_give_grad(fn, a, mti_zip(fn, MT_OP_INV_BACK, a, g));
-    case MTI_FN_ADD:
-        status = mti_give_grad(fn, a, mti_ref(g));
-        return status == MT_OK ? mti_give_grad(fn, b, mti_ref(g)) : status;
-    case MTI_FN_SUB:
-        status = mti_give_grad(fn, a, mti_ref(g));
-        if (status == MT_OK && wants(b)) status = mti_give_grad(fn, b, mti_map(fn, MT_OP_NEG, g));
-        return status;
-    case MTI_FN_MUL:
-        if (wants(a)) status = mti_give_grad(fn, a, mti_zip(fn, MT_OP_MUL, g, b));
-        if (status == MT_OK && wants(b)) status = mti_give_grad(fn, b, mti_zip(fn, MT_OP_MUL, g, a));
-        return status;
-    case MTI_FN_DIV:
-        if (wants(a)) status = mti_give_grad(fn, a, mti_zip(fn, MT_OP_DIV, g, b));
-        if (status == MT_OK && wants(b)) { /* -g a / b^2 */
-            mt_tensor *ga = mti_zip(fn, MT_OP_MUL, g, a);
-            status = mti_give_grad(fn, b, ga ? mti_zip(fn, MT_OP_INV_BACK, b, ga) : NULL);
-            mti_unref(ga);
-        }
-        return status;
-    case MTI_FN_SIGMOID: return mti_give_grad(fn, a, mti_zip(fn, MT_OP_SIGMOID_BACK, saved, g));
-    case MTI_FN_RELU: return mti_give_grad(fn, a, mti_zip(fn, MT_OP_RELU_BACK, a, g));
-    case MTI_FN_LOG: return mti_give_grad(fn, a, mti_zip(fn, MT_OP_LOG_BACK, a, g));
-    case MTI_FN_EXP: return mti_give_grad(fn, a, mti_zip(fn, MT_OP_MUL, saved, g));
-    case MTI_FN_SUM: return mti_give_grad(fn, a, mti_ref(g)); /* broadcast back by give_grad */
-    case MTI_FN_PROD: return mti_give_grad(fn, a, prod_gradient(fn, a, g, node->ints[0]));
-    case MTI_FN_MAX: return mti_give_grad(fn, a, max_gradient(fn, a, saved, g, node->ints[0]));
-    case MTI_FN_CONSTANT:
-        for (int i = 0; i < node->input_count && status == MT_OK; i++)
-            if (wants(node->inputs[i]))
-                status = mti_give_grad(fn, node->inputs[i],
-                                       mti_tensor_zeros(fn, node->inputs[i]->ndim,
-                                                        node->inputs[i]->shape));
-        return status;
-    case MTI_FN_PERMUTE: return mti_give_grad(fn, a, inverse_permute(fn, g, node->ints));
-    case MTI_FN_VIEW: return mti_give_grad(fn, a, view_back(fn, g, node->ndim, node->shape));
-    case MTI_FN_EXPAND: return mti_give_grad(fn, a, mti_ref(g)); /* summed back by give_grad */
-    case MTI_FN_NARROW: return mti_give_grad(fn, a, narrow_back(fn, g, node));
-    case MTI_FN_COPY: return mti_give_grad(fn, a, mti_ref(g));
-    case MTI_FN_MATMUL: return matmul_gradient(fn, a, b, g);
-    case MTI_FN_LINEAR: return linear_gradient(fn, a, b, node->inputs[2], g);
-    case MTI_FN_COUNT: break;
-    }
-    return mti_fail(MT_ERR_AUTODIFF, fn, "unknown recorded function %d", node->function);
+    if ((unsigned)node->function >= MTI_FN_COUNT)
+        return mti_fail(MT_ERR_AUTODIFF, fn, "unknown recorded function %d", node->function);
+    return backward_of[node->function](fn, node, g);
 }

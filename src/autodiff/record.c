@@ -46,7 +46,7 @@ mt_tensor *mti_record(const char *fn, mt_tensor *out, const mti_node *spec, bool
             mti_unref(out);
             return NULL;
         }
-        atomic_fetch_add_explicit(&alias->internal_refs, 1, memory_order_relaxed);
+        mti_adopt(alias);
         node->saved[node->saved_count++] = alias;
     }
     for (int i = 0; i < node->input_count; i++) mti_hold(node->inputs[i]);

@@ -5,19 +5,57 @@
 #include "kernels/kernels.h"
 #include "runtime/error.h"
 
-mt_tensor *mti_map(const char *fn, mt_unary_op op, const mt_tensor *a)
+#include "runtime/runtime.h"
+
+static const mti_kernels *current(void) { return mti_kernels_of(mti_backend()); }
+
+void mti_run_map(mti_unary_op op, mti_params params, const mti_strided *out, const mti_strided *in)
+{
+    current()->map(op, params, out, in);
+}
+
+void mti_run_zip(mti_zip_op op, mti_params params, const mti_strided *out, const mti_strided *a,
+                 const mti_strided *b)
+{
+    current()->zip(op, params, out, a, b);
+}
+
+void mti_run_reduce(mti_reduce_op op, const mti_strided *out, const mti_strided *in, int dim)
+{
+    current()->reduce(op, out, in, dim);
+}
+
+mt_status mti_run_matmul(const char *fn, const mti_strided *out, const mti_strided *a,
+                         const mti_strided *b, const mti_strided *bias, bool trans_a, bool trans_b,
+                         bool accumulate)
+{
+    return current()->matmul(fn, out, a, b, bias, trans_a, trans_b, accumulate);
+}
+
+mt_tensor *mti_map_with(const char *fn, mti_unary_op op, mti_params params, const mt_tensor *a)
 {
     if (!a) return mti_fail_null(fn, "a"), NULL;
     mt_tensor *out = mti_tensor_empty(fn, a->ndim, a->shape);
     if (!out) return NULL;
     mti_strided o = mti_strided_of(out), in = mti_strided_of(a);
-    mti_current_kernels()->map(op, &o, &in);
+    mti_run_map(op, params, &o, &in);
     return out;
 }
 
-mt_tensor *mti_copy(const char *fn, const mt_tensor *a) { return mti_map(fn, MT_OP_ID, a); }
+mt_tensor *mti_map(const char *fn, mti_unary_op op, const mt_tensor *a)
+{
+    return mti_map_with(fn, op, MTI_NO_PARAMS, a);
+}
 
-mt_tensor *mti_zip(const char *fn, mt_binary_op op, const mt_tensor *a, const mt_tensor *b)
+mt_tensor *mti_copy(const char *fn, const mt_tensor *a) { return mti_map(fn, MTI_UNARY_ID, a); }
+
+mt_tensor *mti_zip(const char *fn, mti_zip_op op, const mt_tensor *a, const mt_tensor *b)
+{
+    return mti_zip_with(fn, op, MTI_NO_PARAMS, a, b);
+}
+
+mt_tensor *mti_zip_with(const char *fn, mti_zip_op op, mti_params params, const mt_tensor *a,
+                        const mt_tensor *b)
 {
     if (!a) return mti_fail_null(fn, "a"), NULL;
     if (!b) return mti_fail_null(fn, "b"), NULL;
@@ -31,11 +69,11 @@ mt_tensor *mti_zip(const char *fn, mt_binary_op op, const mt_tensor *a, const mt
     mti_strided o = mti_strided_of(out);
     mti_strided va = same ? mti_strided_of(a) : mti_strided_expanded(a, ndim, shape);
     mti_strided vb = same ? mti_strided_of(b) : mti_strided_expanded(b, ndim, shape);
-    mti_current_kernels()->zip(op, &o, &va, &vb);
+    mti_run_zip(op, params, &o, &va, &vb);
     return out;
 }
 
-mt_tensor *mti_reduce(const char *fn, mt_reduce_op op, const mt_tensor *a, int dim)
+mt_tensor *mti_reduce(const char *fn, mti_reduce_op op, const mt_tensor *a, int dim)
 {
     if (!a) return mti_fail_null(fn, "a"), NULL;
     int d;
@@ -46,7 +84,7 @@ mt_tensor *mti_reduce(const char *fn, mt_reduce_op op, const mt_tensor *a, int d
     mt_tensor *out = mti_tensor_empty(fn, a->ndim, shape);
     if (!out) return NULL;
     mti_strided o = mti_strided_of(out), in = mti_strided_of(a);
-    mti_current_kernels()->reduce(op, &o, &in, d);
+    mti_run_reduce(op, &o, &in, d);
     return out;
 }
 
@@ -90,12 +128,6 @@ mt_status mti_matmul_shape(const char *fn, const mt_tensor *a, const mt_tensor *
     return mti_check_shape(fn, *ndim, shape, NULL);
 }
 
-mt_status mti_matmul_views(const char *fn, const mti_strided *out, const mti_strided *a,
-                           const mti_strided *b, bool trans_a, bool trans_b, bool accumulate)
-{
-    return mti_current_kernels()->matmul(fn, out, a, b, NULL, trans_a, trans_b, accumulate);
-}
-
 /* `t` laid out for the kernel: batch dims broadcast to `ndim` dims (`shape`), its own last two
  * dims kept. */
 static mti_strided batch_expanded(const mt_tensor *t, int ndim, const int64_t *batch_shape)
@@ -124,8 +156,7 @@ mt_tensor *mti_matmul(const char *fn, const mt_tensor *a, const mt_tensor *b,
     mti_strided va = batch_expanded(a, ndim, shape), vb = batch_expanded(b, ndim, shape);
     mti_strided vbias;
     if (bias) vbias = mti_strided_expanded(bias, ndim, shape);
-    if (mti_current_kernels()->matmul(fn, &o, &va, &vb, bias ? &vbias : NULL, false, false, false) !=
-        MT_OK) {
+    if (mti_run_matmul(fn, &o, &va, &vb, bias ? &vbias : NULL, false, false, false) != MT_OK) {
         mti_unref(out);
         return NULL;
     }

@@ -4,6 +4,7 @@
  * libmvec). */
 #include <stdio.h>
 
+#include "kernels/kernel_trace.h"
 #include "kernels/kernels.h"
 #include "kernels/layout.h"
 #include "kernels/scalar_ops.h"
@@ -13,70 +14,52 @@
  * threads vs 1, into a preallocated output): add breaks even at ~64K elements and is 1.4x
  * faster at 128K; sigmoid breaks even at ~32K elements. */
 #define WORK_PER_THREAD 65536
-/* exp, log and sigmoid cost about this many adds each (for the threshold above). */
-#define TRANSCENDENTAL_COST 4
 
-#define UNARY_CASES(LOOP)                       \
-    case MT_OP_NEG: LOOP(mti_neg_f); break;     \
-    case MT_OP_ID: LOOP(mti_id_f); break;       \
-    case MT_OP_SIGMOID: LOOP(mti_sigmoid_f); break; \
-    case MT_OP_RELU: LOOP(mti_relu_f); break;   \
-    case MT_OP_LOG: LOOP(mti_log_f); break;     \
-    case MT_OP_EXP: LOOP(mti_exp_f); break;     \
-    case MT_OP_INV: LOOP(mti_inv_f); break;     \
-    default: break
-
-#define BINARY_CASES(LOOP)                              \
-    case MT_OP_ADD: LOOP(mti_add_f); break;             \
-    case MT_OP_SUB: LOOP(mti_sub_f); break;             \
-    case MT_OP_MUL: LOOP(mti_mul_f); break;             \
-    case MT_OP_DIV: LOOP(mti_div_f); break;             \
-    case MT_OP_LT: LOOP(mti_lt_f); break;               \
-    case MT_OP_GT: LOOP(mti_gt_f); break;               \
-    case MT_OP_EQ: LOOP(mti_eq_f); break;               \
-    case MT_OP_IS_CLOSE: LOOP(mti_is_close_f); break;   \
-    case MT_OP_RELU_BACK: LOOP(mti_relu_back_f); break; \
-    case MT_OP_LOG_BACK: LOOP(mti_log_back_f); break;   \
-    case MT_OP_INV_BACK: LOOP(mti_inv_back_f); break;   \
-    case MT_OP_SIGMOID_BACK: LOOP(mti_sigmoid_back_f); break; \
-    default: break
+/* The kernels' switch cases, one per op, generated from the op tables: each expands LOOP with the
+ * op's scalar function. Every enum value has a case, so a missing one is a compile error. */
+#define UNARY_CASE(E, name, cost, saves) case MTI_UNARY_##E: LOOP(mti_##name##_f); break;
+#define UNARY_CASES MTI_UNARY_OPS(UNARY_CASE) case MTI_UNARY_COUNT: break
+#define BINARY_CASE(E, name, cost, backward) case MTI_ZIP_##E: LOOP(mti_##name##_f); break;
+#define GRAD_CASE(E, name, cost, saves) case MTI_ZIP_##E##_GRAD: LOOP(mti_##name##_grad_f); break;
+#define ZIP_CASES MTI_BINARY_OPS(BINARY_CASE) MTI_UNARY_OPS(GRAD_CASE) case MTI_ZIP_COUNT: break
 
 /* ---- inner loops: one row segment of n elements ---- */
 
-static void map_row(mt_unary_op op, float *o, int64_t os, const float *a, int64_t as, int64_t n)
+static void map_row(mti_unary_op op, mti_params p, float *o, int64_t os, const float *a, int64_t as,
+                    int64_t n)
 {
     if (os == 1 && as == 1) {
-#define LOOP(F) _Pragma("omp simd") for (int64_t i = 0; i < n; i++) o[i] = F(a[i])
-        switch (op) { UNARY_CASES(LOOP); }
+#define LOOP(F) _Pragma("omp simd") for (int64_t i = 0; i < n; i++) o[i] = F(a[i], p)
+        switch (op) { UNARY_CASES; }
 #undef LOOP
     } else {
-#define LOOP(F) _Pragma("omp simd") for (int64_t i = 0; i < n; i++) o[i * os] = F(a[i * as])
-        switch (op) { UNARY_CASES(LOOP); }
+#define LOOP(F) _Pragma("omp simd") for (int64_t i = 0; i < n; i++) o[i * os] = F(a[i * as], p)
+        switch (op) { UNARY_CASES; }
 #undef LOOP
     }
 }
 
-static void zip_row(mt_binary_op op, float *o, int64_t os, const float *a, int64_t as,
+static void zip_row(mti_zip_op op, mti_params p, float *o, int64_t os, const float *a, int64_t as,
                     const float *b, int64_t bs, int64_t n)
 {
     if (os == 1 && as == 1 && bs == 1) {
-#define LOOP(F) _Pragma("omp simd") for (int64_t i = 0; i < n; i++) o[i] = F(a[i], b[i])
-        switch (op) { BINARY_CASES(LOOP); }
+#define LOOP(F) _Pragma("omp simd") for (int64_t i = 0; i < n; i++) o[i] = F(a[i], b[i], p)
+        switch (op) { ZIP_CASES; }
 #undef LOOP
     } else if (os == 1 && as == 1 && bs == 0) { /* b broadcast along the row */
         const float bv = *b;
-#define LOOP(F) _Pragma("omp simd") for (int64_t i = 0; i < n; i++) o[i] = F(a[i], bv)
-        switch (op) { BINARY_CASES(LOOP); }
+#define LOOP(F) _Pragma("omp simd") for (int64_t i = 0; i < n; i++) o[i] = F(a[i], bv, p)
+        switch (op) { ZIP_CASES; }
 #undef LOOP
     } else if (os == 1 && as == 0 && bs == 1) { /* a broadcast along the row */
         const float av = *a;
-#define LOOP(F) _Pragma("omp simd") for (int64_t i = 0; i < n; i++) o[i] = F(av, b[i])
-        switch (op) { BINARY_CASES(LOOP); }
+#define LOOP(F) _Pragma("omp simd") for (int64_t i = 0; i < n; i++) o[i] = F(av, b[i], p)
+        switch (op) { ZIP_CASES; }
 #undef LOOP
     } else {
 #define LOOP(F) \
-    _Pragma("omp simd") for (int64_t i = 0; i < n; i++) o[i * os] = F(a[i * as], b[i * bs])
-        switch (op) { BINARY_CASES(LOOP); }
+    _Pragma("omp simd") for (int64_t i = 0; i < n; i++) o[i * os] = F(a[i * as], b[i * bs], p)
+        switch (op) { ZIP_CASES; }
 #undef LOOP
     }
 }
@@ -84,30 +67,24 @@ static void zip_row(mt_binary_op op, float *o, int64_t os, const float *a, int64
 /* ---- drivers ---- */
 
 
-static int64_t op_cost(mt_unary_op op)
-{
-    return (op == MT_OP_SIGMOID || op == MT_OP_LOG || op == MT_OP_EXP) ? TRANSCENDENTAL_COST : 1;
-}
-
 /* The trace line's path: tiled / aligned / broadcast / strided, "/serial-small" when the work
  * was too small to split. */
 static void trace(const char *op, const mti_layout *l, bool tiled, int threads, int64_t work,
                   double start, int count, const mti_strided *const *views)
 {
-    static const char *const names[] = {"out", "a", "b"};
     bool aligned = l->ndim == 1 && !l->broadcast;
     for (int k = 0; k < l->count && aligned; k++) aligned = l->strides[k][0] == 1;
-    char shapes[600], path[64];
+    char path[64];
     snprintf(path, sizeof path, "%s%s",
              tiled ? "tiled" : aligned ? "aligned" : l->broadcast ? "broadcast" : "strided",
              threads == 1 && work < WORK_PER_THREAD * 2 ? "/serial-small" : "");
-    mti_trace_shapes(shapes, sizeof shapes, count, views, names);
-    mti_trace_emit(op, path, shapes, threads, mti_now_us() - start);
+    mti_kernel_trace(op, path, count, views, false, threads, start);
 }
 
 typedef struct elementwise_job {
     mti_layout layout;
     int op;
+    mti_params params;
     /* tiled iteration (an input is transposed relative to the output) */
     bool tiled;
     int64_t tiles_i, tiles_j;
@@ -177,7 +154,7 @@ static void map_tiles(void *context, int64_t item, int64_t end)
         tile_origin(job, item, p, &rows, &width);
         const float *a = tile_input(l, 1, p[1], rows, width, buffer, &ars, &acs);
         for (int64_t r = 0; r < rows; r++)
-            map_row((mt_unary_op)job->op, p[0] + r * l->strides[0][nd - 2], l->strides[0][nd - 1],
+            map_row((mti_unary_op)job->op, job->params, p[0] + r * l->strides[0][nd - 2], l->strides[0][nd - 1],
                     a + r * ars, acs, width);
     }
 }
@@ -195,7 +172,7 @@ static void zip_tiles(void *context, int64_t item, int64_t end)
         const float *a = tile_input(l, 1, p[1], rows, width, buffer_a, &ars, &acs);
         const float *b = tile_input(l, 2, p[2], rows, width, buffer_b, &brs, &bcs);
         for (int64_t r = 0; r < rows; r++)
-            zip_row((mt_binary_op)job->op, p[0] + r * l->strides[0][nd - 2], l->strides[0][nd - 1],
+            zip_row((mti_zip_op)job->op, job->params, p[0] + r * l->strides[0][nd - 2], l->strides[0][nd - 1],
                     a + r * ars, acs, b + r * brs, bcs, width);
     }
 }
@@ -222,7 +199,7 @@ static void map_items(void *context, int64_t item, int64_t end)
     mti_cursor c;
     mti_cursor_seek(l, &c, item);
     for (; item < end; item++, mti_cursor_next(l, &c))
-        map_row((mt_unary_op)job->op, mti_cursor_ptr(l, &c, 0), os, mti_cursor_ptr(l, &c, 1), as,
+        map_row((mti_unary_op)job->op, job->params, mti_cursor_ptr(l, &c, 0), os, mti_cursor_ptr(l, &c, 1), as,
                 mti_cursor_length(l, &c));
 }
 
@@ -235,7 +212,7 @@ static void zip_items(void *context, int64_t item, int64_t end)
     mti_cursor c;
     mti_cursor_seek(l, &c, item);
     for (; item < end; item++, mti_cursor_next(l, &c))
-        zip_row((mt_binary_op)job->op, mti_cursor_ptr(l, &c, 0), os, mti_cursor_ptr(l, &c, 1), as,
+        zip_row((mti_zip_op)job->op, job->params, mti_cursor_ptr(l, &c, 0), os, mti_cursor_ptr(l, &c, 1), as,
                 mti_cursor_ptr(l, &c, 2), bs, mti_cursor_length(l, &c));
 }
 
@@ -255,12 +232,12 @@ static bool small_and_dense(int count, const mti_strided *const *views, int64_t 
 }
 
 /* The part map and zip share: layout, work items, threads, the parallel run, the trace line. */
-static void run_job(int op, int64_t cost, const char *name, int count,
+static void run_job(int op, mti_params params, int64_t cost, const char *name, int count,
                     const mti_strided *const *views, mti_range_body rows, mti_range_body tiles,
                     bool tracing)
 {
     double start = tracing ? mti_now_us() : 0;
-    elementwise_job job = {.op = op};
+    elementwise_job job = {.op = op, .params = params};
     mti_layout_init(&job.layout, count, views, MTI_SEGMENT);
     const mti_layout *l = &job.layout;
     int64_t work = l->items / l->segments * l->inner * cost, items = plan_items(&job);
@@ -270,25 +247,27 @@ static void run_job(int op, int64_t cost, const char *name, int count,
     if (tracing) trace(name, l, job.tiled, threads, work, start, count, views);
 }
 
-void mti_naive_map(mt_unary_op op, const mti_strided *out, const mti_strided *in)
+void mti_naive_map(mti_unary_op op, mti_params params, const mti_strided *out, const mti_strided *in)
 {
     const mti_strided *views[2] = {out, in};
     bool tracing = mti_tracing();
     int64_t numel;
     if (!tracing && small_and_dense(2, views, &numel))
-        map_row(op, out->data, 1, in->data, 1, numel);
+        map_row(op, params, out->data, 1, in->data, 1, numel);
     else
-        run_job(op, op_cost(op), mti_unary_op_name(op), 2, views, map_items, map_tiles, tracing);
+        run_job(op, params, mti_unary_cost(op), mti_unary_name(op), 2, views, map_items, map_tiles,
+                tracing);
 }
 
-void mti_naive_zip(mt_binary_op op, const mti_strided *out, const mti_strided *a,
+void mti_naive_zip(mti_zip_op op, mti_params params, const mti_strided *out, const mti_strided *a,
                    const mti_strided *b)
 {
     const mti_strided *views[3] = {out, a, b};
     bool tracing = mti_tracing();
     int64_t numel;
     if (!tracing && small_and_dense(3, views, &numel))
-        zip_row(op, out->data, 1, a->data, 1, b->data, 1, numel);
+        zip_row(op, params, out->data, 1, a->data, 1, b->data, 1, numel);
     else
-        run_job(op, 1, mti_binary_op_name(op), 3, views, zip_items, zip_tiles, tracing);
+        run_job(op, params, mti_zip_cost(op), mti_zip_name(op), 3, views, zip_items, zip_tiles,
+                tracing);
 }

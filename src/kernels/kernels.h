@@ -1,6 +1,6 @@
-/* The backend table. Each backend fills the same struct of kernels; the operations above call
- * whichever backend is current. Kernels work on strided views, never allocate tensors and know
- * nothing of autodiff.
+/* The backend table. Each backend fills the same struct of kernels; the dispatch entry points
+ * (kernels/dispatch.h) call whichever backend is current. Kernels work on strided views, never
+ * allocate tensors and know nothing of autodiff.
  *
  * map/zip: every operand already has the output's shape (inputs broadcast by zero strides).
  * reduce:  out has in's shape with shape[dim] == 1.
@@ -15,40 +15,40 @@
 
 #include <stdbool.h>
 
-#include "minitorch/ops.h"
+#include "kernels/op_table.h"
+#include "minitorch/runtime.h"
 #include "tensor/tensor_impl.h"
 
 typedef struct mti_kernels {
     const char *name;
-    void (*map)(mt_unary_op op, const mti_strided *out, const mti_strided *in);
-    void (*zip)(mt_binary_op op, const mti_strided *out, const mti_strided *a,
+    void (*map)(mti_unary_op op, mti_params params, const mti_strided *out, const mti_strided *in);
+    void (*zip)(mti_zip_op op, mti_params params, const mti_strided *out, const mti_strided *a,
                 const mti_strided *b);
-    void (*reduce)(mt_reduce_op op, const mti_strided *out, const mti_strided *in, int dim);
+    void (*reduce)(mti_reduce_op op, const mti_strided *out, const mti_strided *in, int dim);
     /* `fn` names the public function in errors (a blas scratch allocation can fail) */
     mt_status (*matmul)(const char *fn, const mti_strided *out, const mti_strided *a,
                         const mti_strided *b, const mti_strided *bias, bool trans_a, bool trans_b,
                         bool accumulate);
 } mti_kernels;
 
-/* The kernels of the current backend. */
-const mti_kernels *mti_current_kernels(void);
+/* The kernels of a backend (backend_table.c). */
+const mti_kernels *mti_kernels_of(mt_backend backend);
 
 /* The naive (reference) kernels, shared by both backends for map, zip and reduce. */
-void mti_naive_map(mt_unary_op op, const mti_strided *out, const mti_strided *in);
-void mti_naive_zip(mt_binary_op op, const mti_strided *out, const mti_strided *a,
+void mti_naive_map(mti_unary_op op, mti_params params, const mti_strided *out, const mti_strided *in);
+void mti_naive_zip(mti_zip_op op, mti_params params, const mti_strided *out, const mti_strided *a,
                    const mti_strided *b);
-void mti_naive_reduce(mt_reduce_op op, const mti_strided *out, const mti_strided *in, int dim);
-mt_status mti_naive_matmul(const char *fn, const mti_strided *out, const mti_strided *a, const mti_strided *b,
-                           const mti_strided *bias, bool trans_a, bool trans_b, bool accumulate);
-mt_status mti_blas_matmul(const char *fn, const mti_strided *out, const mti_strided *a, const mti_strided *b,
-                          const mti_strided *bias, bool trans_a, bool trans_b, bool accumulate);
+void mti_naive_reduce(mti_reduce_op op, const mti_strided *out, const mti_strided *in, int dim);
+mt_status mti_naive_matmul(const char *fn, const mti_strided *out, const mti_strided *a,
+                           const mti_strided *b, const mti_strided *bias, bool trans_a,
+                           bool trans_b, bool accumulate);
+mt_status mti_blas_matmul(const char *fn, const mti_strided *out, const mti_strided *a,
+                          const mti_strided *b, const mti_strided *bias, bool trans_a,
+                          bool trans_b, bool accumulate);
 
-const char *mti_unary_op_name(mt_unary_op op);
-const char *mti_binary_op_name(mt_binary_op op);
-const char *mti_reduce_op_name(mt_reduce_op op);
-
-/* Writes "out=[..] a=[..] b=[..]"-style shape text for trace lines. */
-void mti_trace_shapes(char *buf, size_t cap, int count, const mti_strided *const *views,
-                      const char *const *names);
+/* The BLAS library's own description and threading model (0 sequential, 1 pthreads, 2 OpenMP),
+ * for mt_config_string. */
+const char *mti_blas_config(void);
+int mti_blas_threading(void);
 
 #endif

@@ -67,12 +67,4 @@ static inline int64_t mti_cursor_length(const mti_layout *l, const mti_cursor *c
     return left < l->segment ? left : l->segment;
 }
 
-/* The share of `items` that thread `tid` of `threads` takes: [*begin, *end). */
-static inline void mti_thread_share(int64_t items, int tid, int threads, int64_t *begin,
-                                    int64_t *end)
-{
-    *begin = items * tid / threads;
-    *end = items * (tid + 1) / threads;
-}
-
 #endif

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "kernels/kernels.h"
+#include "kernels/kernel_trace.h"
 #include "kernels/matmul_common.h"
 #include "runtime/alloc.h"
 #include "runtime/error.h"
@@ -88,6 +89,8 @@ int mti_blas_threading(void)
     pthread_once(&check_once, check_threading);
     return blas_threading;
 }
+
+const char *mti_blas_config(void) { return openblas_get_config(); }
 
 typedef struct blas_job {
     const mti_matmul_plan *p;
@@ -242,10 +245,8 @@ mt_status mti_blas_matmul(const char *fn, const mti_strided *out, const mti_stri
     if (scratch) mti_buffer_free(scratch, scratch_capacity);
 
     if (tracing) {
-        static const char *const names[] = {"out", "a", "b"};
         const mti_strided *views[3] = {out, a, b};
-        char shapes[600], path[128];
-        mti_trace_shapes(shapes, sizeof shapes, 3, views, names);
+        char path[128];
         snprintf(path, sizeof path, "sgemm-%c%c%s%s%s%s%s%s%s%s%s",
                  job.a.trans == CblasTrans ? 'T' : 'N', job.b.trans == CblasTrans ? 'T' : 'N',
                  p.has_bias ? "+bias" : "", accumulate ? "+acc" : "",
@@ -253,7 +254,7 @@ mt_status mti_blas_matmul(const char *fn, const mti_strided *out, const mti_stri
                  job.a.copied ? "+copied-a" : "", job.b.copied ? "+copied-b" : "",
                  job.c.copied ? "+copied-out" : "", threads > 1 ? "+batched-parallel" : "",
                  p.sum_batches > 1 ? "+batch-summed" : "", job.single_threaded ? "+1-thread" : "");
-        mti_trace_emit("matmul", path, shapes, threads, mti_now_us() - start);
+        mti_kernel_trace("matmul", path, 3, views, false, threads, start);
     }
     return MT_OK;
 }

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "kernels/kernels.h"
+#include "kernels/kernel_trace.h"
 #include "kernels/matmul_common.h"
 #include "runtime/alloc.h"
 #include "runtime/error.h"
@@ -222,13 +223,11 @@ mt_status mti_naive_matmul(const char *fn, const mti_strided *out, const mti_str
     mti_buffer_free(scratch, capacity);
 
     if (tracing) {
-        static const char *const names[] = {"out", "a", "b"};
         const mti_strided *views[3] = {out, a, b};
-        char shapes[600], path[64];
-        mti_trace_shapes(shapes, sizeof shapes, 3, views, names);
+        char path[64];
         snprintf(path, sizeof path, "naive-%c%c%s%s", trans_a ? 'T' : 'N', trans_b ? 'T' : 'N',
                  bias ? "+bias" : "", accumulate ? "+acc" : "");
-        mti_trace_emit("matmul", path, shapes, threads, mti_now_us() - start);
+        mti_kernel_trace("matmul", path, 3, views, false, threads, start);
     }
     return MT_OK;
 }

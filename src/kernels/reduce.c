@@ -15,6 +15,7 @@
  * a sum over the long dim of a (70000, 3) tensor, uses every core. */
 #include <math.h>
 
+#include "kernels/kernel_trace.h"
 #include "kernels/kernels.h"
 #include "kernels/layout.h"
 #include "kernels/scalar_ops.h"
@@ -29,29 +30,36 @@
 #define ROUND 8 /* pieces computed in parallel per round (their partials live on the stack) */
 #define SHORT 8  /* contiguous vectors this short are summed in order, without lanes */
 
-#define REDUCE_CASES(LOOP)                    \
-    case MT_OP_SUM: LOOP(mti_add_f); break;   \
-    case MT_OP_PROD: LOOP(mti_mul_f); break;  \
-    default: LOOP(mti_max_f); break
+/* One case per reduction, generated from the op table: LOOP expanded with the op's step. */
+#define REDUCE_CASE(E, name, saves) case MTI_REDUCE_##E: LOOP(mti_##name##_step); break;
+#define REDUCE_CASES MTI_REDUCE_OPS(REDUCE_CASE) case MTI_REDUCE_COUNT: break
 
-static inline float apply(mt_reduce_op op, float acc, float x)
+static inline float apply(mti_reduce_op op, float acc, float x)
 {
     switch (op) {
-    case MT_OP_SUM: return acc + x;
-    case MT_OP_PROD: return acc * x;
-    default: return mti_max_f(acc, x);
+#define STEP_CASE(E, name, saves) case MTI_REDUCE_##E: return mti_##name##_step(acc, x);
+        MTI_REDUCE_OPS(STEP_CASE)
+#undef STEP_CASE
+    case MTI_REDUCE_COUNT: break;
     }
+    return acc;
 }
 
-static float start_value(mt_reduce_op op)
+static float start_value(mti_reduce_op op)
 {
-    return op == MT_OP_SUM ? 0.0f : op == MT_OP_PROD ? 1.0f : -INFINITY;
+    switch (op) {
+#define START_CASE(E, name, saves) case MTI_REDUCE_##E: return mti_##name##_start;
+        MTI_REDUCE_OPS(START_CASE)
+#undef START_CASE
+    case MTI_REDUCE_COUNT: break;
+    }
+    return 0.0f;
 }
 
 /* ---- the three per-output algorithms ---- */
 
 /* n contiguous floats with LANES interleaved accumulators, combined as a tree. */
-static float reduce_lanes(mt_reduce_op op, const float *a, int64_t n)
+static float reduce_lanes(mti_reduce_op op, const float *a, int64_t n)
 {
     float acc[LANES];
     const float init = start_value(op);
@@ -61,24 +69,24 @@ static float reduce_lanes(mt_reduce_op op, const float *a, int64_t n)
     for (; i + LANES <= n; i += LANES)                                         \
         _Pragma("omp simd") for (int k = 0; k < LANES; k++) acc[k] = F(acc[k], a[i + k]); \
     for (int k = 0; i + k < n; k++) acc[k] = F(acc[k], a[i + k])
-    switch (op) { REDUCE_CASES(LOOP); }
+    switch (op) { REDUCE_CASES; }
 #undef LOOP
     for (int width = LANES / 2; width >= 1; width /= 2)
         for (int k = 0; k < width; k++) acc[k] = apply(op, acc[k], acc[k + width]);
     return acc[0];
 }
 
-static float reduce_strided(mt_reduce_op op, const float *a, int64_t n, int64_t stride)
+static float reduce_strided(mti_reduce_op op, const float *a, int64_t n, int64_t stride)
 {
     float acc = a[0];
 #define LOOP(F) for (int64_t j = 1; j < n; j++) acc = F(acc, a[j * stride])
-    switch (op) { REDUCE_CASES(LOOP); }
+    switch (op) { REDUCE_CASES; }
 #undef LOOP
     return acc;
 }
 
 /* Rows [j0, j1) of `count` (<= BLOCK) neighbouring outputs whose inputs are contiguous. */
-static void block_rows(mt_reduce_op op, float *acc, const float *a, int64_t count, int64_t j0,
+static void block_rows(mti_reduce_op op, float *acc, const float *a, int64_t count, int64_t j0,
                        int64_t j1, int64_t stride)
 {
     for (int64_t k = 0; k < count; k++) acc[k] = a[j0 * stride + k];
@@ -94,14 +102,14 @@ static void block_rows(mt_reduce_op op, float *acc, const float *a, int64_t coun
         const float *row = a + j * stride;                                              \
         _Pragma("omp simd") for (int64_t k = 0; k < count; k++) acc[k] = F(acc[k], row[k]); \
     }
-    switch (op) { REDUCE_CASES(LOOP); }
+    switch (op) { REDUCE_CASES; }
 #undef LOOP
 }
 
 /* ---- pieces: a long reduction is the in-order fold of its pieces ---- */
 
 typedef struct piece_job {
-    mt_reduce_op op;
+    mti_reduce_op op;
     const float *a;
     int64_t n, stride, count; /* count > 0: a block of outputs (rows of ROW_CHUNK); 0: lanes */
     int64_t first;            /* first piece of this round */
@@ -125,7 +133,7 @@ static void compute_pieces(void *context, int64_t begin, int64_t end)
 
 /* Reduces one output (count == 0: contiguous vector) or one block of `count` outputs by folding
  * its pieces in order; the pieces of each round run on `threads` threads. */
-static void fold_pieces(mt_reduce_op op, float *o, int64_t os, const float *a, int64_t count,
+static void fold_pieces(mti_reduce_op op, float *o, int64_t os, const float *a, int64_t count,
                         int64_t n, int64_t stride, int threads)
 {
     const int64_t piece_len = count > 0 ? ROW_CHUNK : CHUNK;
@@ -147,7 +155,7 @@ static void fold_pieces(mt_reduce_op op, float *o, int64_t os, const float *a, i
 
 typedef struct reduce_job {
     mti_layout layout;
-    mt_reduce_op op;
+    mti_reduce_op op;
     int64_t n, stride;
     bool contiguous, blocked;
 } reduce_job;
@@ -183,7 +191,7 @@ static void reduce_items(void *context, int64_t item, int64_t end)
     }
 }
 
-void mti_naive_reduce(mt_reduce_op op, const mti_strided *out, const mti_strided *in, int dim)
+void mti_naive_reduce(mti_reduce_op op, const mti_strided *out, const mti_strided *in, int dim)
 {
     bool tracing = mti_tracing();
     double start = tracing ? mti_now_us() : 0;
@@ -228,10 +236,7 @@ void mti_naive_reduce(mt_reduce_op op, const mti_strided *out, const mti_strided
         }
     }
     if (tracing) {
-        static const char *const names[] = {"out", "in"};
         const mti_strided *shown[2] = {out, in};
-        char shapes[400];
-        mti_trace_shapes(shapes, sizeof shapes, 2, shown, names);
-        mti_trace_emit(mti_reduce_op_name(op), path, shapes, threads, mti_now_us() - start);
+        mti_kernel_trace(mti_reduce_name(op), path, 2, shown, true, threads, start);
     }
 }

@@ -5,9 +5,9 @@
 
 #include <stdbool.h>
 
-#include "minitorch/memory.h"
+#include "minitorch/scope.h"
 #include "runtime/error.h"
-#include "tensor/tensor_impl.h"
+#include "tensor/tensor_internal.h"
 
 /* Opens the composite's scope; false (MT_ERR_NO_MEMORY named after fn) when it cannot. */
 static inline bool mti_composite_begin(const char *fn, mt_scope *scope)

@@ -4,23 +4,23 @@
 
 #include "minitorch/autodiff.h"
 #include "nn/composite.h"
-#include "minitorch/memory.h"
+#include "minitorch/scope.h"
 #include "minitorch/nn.h"
 #include "minitorch/ops.h"
 #include "runtime/alloc.h"
 #include "runtime/error.h"
-#include "tensor/tensor_impl.h"
+#include "tensor/tensor_internal.h"
 
 
 static mt_status same_shapes(const char *fn, const mt_tensor *a, const mt_tensor *b)
 {
     if (!a) return mti_fail_null(fn, "prediction");
     if (!b) return mti_fail_null(fn, "target");
-    if (!mti_same_shape(a->ndim, a->shape, b->ndim, b->shape)) {
+    if (!mti_same_shape(mt_ndim(a), mt_shape(a), mt_ndim(b), mt_shape(b))) {
         char ta[MTI_SHAPE_TEXT], tb[MTI_SHAPE_TEXT];
         return mti_fail(MT_ERR_SHAPE, fn, "prediction %s and target %s differ in shape",
-                        mti_format_shape(ta, sizeof ta, a->ndim, a->shape),
-                        mti_format_shape(tb, sizeof tb, b->ndim, b->shape));
+                        mti_format_shape(ta, sizeof ta, mt_ndim(a), mt_shape(a)),
+                        mti_format_shape(tb, sizeof tb, mt_ndim(b), mt_shape(b)));
     }
     return MT_OK;
 }
@@ -55,10 +55,10 @@ mt_tensor *mt_loss_softmax_cross_entropy(mt_tensor *logits, mt_tensor *targets)
 {
     static const char fn[] = "mt_loss_softmax_cross_entropy";
     if (same_shapes(fn, logits, targets) != MT_OK) return NULL;
-    if (logits->ndim != 2) {
+    if (mt_ndim(logits) != 2) {
         char text[MTI_SHAPE_TEXT];
         mti_fail(MT_ERR_SHAPE, fn, "logits must be (N, C), got %s",
-                 mti_format_shape(text, sizeof text, logits->ndim, logits->shape));
+                 mti_format_shape(text, sizeof text, mt_ndim(logits), mt_shape(logits)));
         return NULL;
     }
     mt_scope s;
@@ -84,6 +84,6 @@ mt_tensor *mt_one_hot(const int64_t *labels, int64_t n, int64_t classes)
     int64_t shape[2] = {n, classes};
     mt_tensor *t = mti_tensor_zeros(fn, 2, shape);
     if (!t) return NULL;
-    for (int64_t i = 0; i < n; i++) t->storage->data[i * classes + labels[i]] = 1.0f;
+    for (int64_t i = 0; i < n; i++) mti_tensor_data(t)[i * classes + labels[i]] = 1.0f;
     return mti_track(fn, t);
 }

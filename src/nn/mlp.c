@@ -3,13 +3,13 @@
 
 #include "minitorch/autodiff.h"
 #include "nn/composite.h"
-#include "minitorch/memory.h"
+#include "minitorch/scope.h"
 #include "minitorch/nn.h"
 #include "minitorch/ops.h"
 #include "runtime/alloc.h"
 #include "runtime/error.h"
 #include "runtime/random.h"
-#include "tensor/tensor_impl.h"
+#include "tensor/tensor_internal.h"
 
 mt_status mt_mlp_init(mt_mlp *model, int64_t in, int64_t hidden, uint64_t seed)
 {
@@ -48,11 +48,11 @@ static mt_status check_input(const char *fn, const mt_mlp *model, const mt_tenso
     if (!model->layer1.weight)
         return mti_fail(MT_ERR_NULL, fn, "the model's weights are NULL (not initialised)");
     if (!x) return mti_fail_null(fn, "x");
-    int64_t in = model->layer1.weight->shape[0];
-    if (x->ndim != 2 || x->shape[1] != in) {
+    int64_t in = mt_shape(model->layer1.weight)[0];
+    if (mt_ndim(x) != 2 || mt_shape(x)[1] != in) {
         char text[MTI_SHAPE_TEXT];
         return mti_fail(MT_ERR_SHAPE, fn, "x must be (N, %lld), got %s", (long long)in,
-                        mti_format_shape(text, sizeof text, x->ndim, x->shape));
+                        mti_format_shape(text, sizeof text, mt_ndim(x), mt_shape(x)));
     }
     return MT_OK;
 }
@@ -76,7 +76,7 @@ static mt_status check_data(const char *fn, const mt_mlp *model, const mt_datase
         return mti_fail(MT_ERR_NULL, fn, "the dataset's %s array is NULL", data->x ? "y" : "x");
     if (data->n < 1)
         return mti_fail(MT_ERR_INVALID_ARG, fn, "the dataset has %lld points", (long long)data->n);
-    if (!model->layer1.weight || model->layer1.weight->shape[0] != 2)
+    if (!model->layer1.weight || mt_shape(model->layer1.weight)[0] != 2)
         return mti_fail(MT_ERR_SHAPE, fn, "the model must take 2 inputs (the datasets' features)");
     return MT_OK;
 }

@@ -2,13 +2,13 @@
 #include <math.h>
 
 #include "minitorch/autodiff.h"
-#include "minitorch/memory.h"
+#include "minitorch/scope.h"
 #include "minitorch/nn.h"
 #include "minitorch/ops.h"
 #include "runtime/alloc.h"
 #include "runtime/error.h"
 #include "runtime/runtime.h"
-#include "tensor/tensor_impl.h"
+#include "tensor/tensor_internal.h"
 
 mt_status mt_params_add(mt_params *params, mt_tensor *t)
 {
@@ -52,7 +52,8 @@ mt_status mt_linear_layer_init(mt_linear_layer *layer, int64_t in, int64_t out, 
         mti_unref(weight);
         return mt_last_status();
     }
-    weight->requires_grad = bias->requires_grad = true;
+    mt_set_requires_grad(weight, true);
+    mt_set_requires_grad(bias, true);
     if (params && (mt_params_add(params, weight) != MT_OK || mt_params_add(params, bias) != MT_OK)) {
         mti_unref(weight);
         mti_unref(bias);
@@ -105,24 +106,8 @@ static void sgd_update(float *p, const float *g, int64_t n, float rate)
     mti_parallel_ranges(mti_threads_for(n, 1 << 16), n, sgd_range, &job);
 }
 
-/* p -= rate * g for a parameter that is a strided view (g has p's shape, any strides). */
-static void sgd_update_strided(mt_tensor *p, const mt_tensor *g, float rate)
-{
-    float *pd = mti_data(p);
-    const float *gd = mti_data(g);
-    int64_t index[MT_MAX_DIMS] = {0}, pp = 0, gp = 0;
-    for (int64_t n = 0; n < p->numel; n++) {
-        pd[pp] -= rate * gd[gp];
-        for (int d = p->ndim - 1; d >= 0; d--) { /* odometer step */
-            pp += p->strides[d];
-            gp += g->strides[d];
-            if (++index[d] < p->shape[d]) break;
-            pp -= index[d] * p->strides[d];
-            gp -= index[d] * g->strides[d];
-            index[d] = 0;
-        }
-    }
-}
+/* One element of p -= rate * g for a parameter that is a strided view. */
+static void sgd_element(float *p, float *g, void *context) { *p -= *(const float *)context * *g; }
 
 mt_status mt_sgd_step(const mt_params *params, float rate)
 {
@@ -131,13 +116,12 @@ mt_status mt_sgd_step(const mt_params *params, float rate)
     if (!isfinite(rate)) return mti_fail(MT_ERR_INVALID_ARG, fn, "rate must be finite, got %g", (double)rate);
     for (int i = 0; i < params->count; i++) {
         mt_tensor *p = params->items[i];
-        const mt_tensor *g = p->grad;
+        const mt_tensor *g = mti_tensor_grad(p);
         if (!g) continue;
-        if (mti_is_contiguous_layout(p->ndim, p->shape, p->strides) &&
-            mti_is_contiguous_layout(g->ndim, g->shape, g->strides))
-            sgd_update(mti_data(p), mti_data(g), p->numel, rate);
+        if (mt_is_contiguous(p) && mt_is_contiguous(g))
+            sgd_update(mti_tensor_data(p), mti_tensor_data(g), mt_numel(p), rate);
         else
-            sgd_update_strided(p, g, rate);
+            mti_walk_elements(p, g, sgd_element, &rate);
         mt_zero_grad(p);
     }
     return MT_OK;

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "minitorch/debug.h"
 #include "minitorch/memory.h"
 #include "runtime/error.h"
 

@@ -1,6 +1,6 @@
 /* Scopes: per-thread stacks recording the references returned while they are open. One flat
  * array holds the recorded tensors of all open scopes; each scope remembers where it starts. */
-#include "minitorch/memory.h"
+#include "minitorch/scope.h"
 #include "runtime/alloc.h"
 #include "runtime/error.h"
 #include "tensor/tensor_impl.h"
@@ -35,7 +35,7 @@ mt_tensor *mti_track(const char *fn, mt_tensor *t)
         scopes.items = items;
         scopes.capacity = capacity;
     }
-    atomic_fetch_add_explicit(&t->internal_refs, 1, memory_order_relaxed); /* the scope owns it */
+    mti_adopt(t); /* the scope owns it */
     scopes.items[scopes.count++] = t;
     return t;
 }

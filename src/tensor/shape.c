@@ -77,12 +77,17 @@ mt_status mt_strides_from_shape(int ndim, const int64_t *shape, int64_t *strides
     if (!strides) return mti_fail_null("mt_strides_from_shape", "strides");
     mt_status status = mti_check_shape("mt_strides_from_shape", ndim, shape, NULL);
     if (status != MT_OK) return status;
+    mti_row_major_strides(ndim, shape, strides);
+    return MT_OK;
+}
+
+void mti_row_major_strides(int ndim, const int64_t *shape, int64_t *strides)
+{
     int64_t stride = 1;
     for (int i = ndim - 1; i >= 0; i--) {
         strides[i] = stride;
         stride *= shape[i];
     }
-    return MT_OK;
 }
 
 int64_t mt_index_to_position(int ndim, const int64_t *index, const int64_t *strides)

@@ -3,7 +3,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "minitorch/memory.h"
+#include "minitorch/scope.h"
 #include "runtime/alloc.h"
 #include "runtime/error.h"
 #include "tensor/tensor_impl.h"
@@ -64,11 +64,8 @@ mt_tensor *mti_tensor_empty(const char *fn, int ndim, const int64_t *shape)
         mti_fail(MT_ERR_NO_MEMORY, fn, "cannot allocate %lld floats", (long long)numel);
         return NULL;
     }
-    int64_t strides[MT_MAX_DIMS], stride = 1;
-    for (int i = ndim - 1; i >= 0; i--) {
-        strides[i] = stride;
-        stride *= shape[i];
-    }
+    int64_t strides[MT_MAX_DIMS];
+    mti_row_major_strides(ndim, shape, strides);
     mt_tensor *t = tensor_object(fn, storage, ndim, shape, strides, 0, numel);
     if (!t) storage_unref(storage);
     return t;
@@ -105,6 +102,27 @@ mt_tensor *mti_hold(mt_tensor *t)
         atomic_fetch_add_explicit(&t->internal_refs, 1, memory_order_relaxed);
     }
     return t;
+}
+
+float *mti_tensor_data(const mt_tensor *t) { return mti_data(t); }
+
+mt_tensor *mti_tensor_grad(const mt_tensor *t) { return t->grad; }
+
+void mti_adopt(mt_tensor *t)
+{
+    if (t) atomic_fetch_add_explicit(&t->internal_refs, 1, memory_order_relaxed);
+}
+
+void mti_disown(mt_tensor *t)
+{
+    if (t) atomic_fetch_sub_explicit(&t->internal_refs, 1, memory_order_relaxed);
+}
+
+bool mti_exclusive_dense(const mt_tensor *t)
+{
+    return atomic_load(&t->refcount) == 1 && atomic_load(&t->storage->refcount) == 1 &&
+           t->offset == 0 && t->numel == t->storage->numel &&
+           mti_is_contiguous_layout(t->ndim, t->shape, t->strides);
 }
 
 /* Drops one reference; true when it was the last. */
@@ -284,6 +302,14 @@ float mt_item(const mt_tensor *t)
     return t->storage->data[t->offset];
 }
 
+/* Appends one element to the buffer at *context. */
+static void copy_out(float *element, float *unused, void *context)
+{
+    (void)unused;
+    float **next = context;
+    *(*next)++ = *element;
+}
+
 mt_status mt_copy_to(const mt_tensor *t, float *dst, int64_t capacity)
 {
     static const char fn[] = "mt_copy_to";
@@ -297,16 +323,25 @@ mt_status mt_copy_to(const mt_tensor *t, float *dst, int64_t capacity)
         memcpy(dst, data, (size_t)t->numel * sizeof(float));
         return MT_OK;
     }
-    int64_t index[MT_MAX_DIMS] = {0};
-    int64_t position = 0;
+    float *next = dst;
+    mti_walk_elements(t, NULL, copy_out, &next);
+    return MT_OK;
+}
+
+void mti_walk_elements(const mt_tensor *t, const mt_tensor *u, mti_element_visit visit,
+                       void *context)
+{
+    float *td = mti_data(t), *ud = u ? mti_data(u) : NULL;
+    int64_t index[MT_MAX_DIMS] = {0}, tp = 0, up = 0;
     for (int64_t n = 0; n < t->numel; n++) {
-        dst[n] = data[position];
+        visit(td + tp, ud ? ud + up : NULL, context);
         for (int d = t->ndim - 1; d >= 0; d--) { /* odometer step */
-            position += t->strides[d];
+            tp += t->strides[d];
+            if (u) up += u->strides[d];
             if (++index[d] < t->shape[d]) break;
-            position -= index[d] * t->strides[d];
+            tp -= index[d] * t->strides[d];
+            if (u) up -= index[d] * u->strides[d];
             index[d] = 0;
         }
     }
-    return MT_OK;
 }

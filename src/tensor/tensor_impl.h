@@ -1,4 +1,5 @@
-/* Internal tensor representation: storage, strided view, history record, reference counts. */
+/* Internal tensor representation: storage, strided view, history record, reference counts. Only
+ * the layers below nn see these fields; nn uses tensor/tensor_internal.h. */
 #ifndef MTI_TENSOR_IMPL_H
 #define MTI_TENSOR_IMPL_H
 
@@ -8,6 +9,7 @@
 #include <stdint.h>
 
 #include "minitorch/tensor.h"
+#include "tensor/tensor_internal.h"
 
 typedef struct mti_storage {
     atomic_int refcount;
@@ -30,6 +32,7 @@ typedef struct mti_node {
     int ndim;                      /* a shape the backward needs (an input's shape) */
     int64_t shape[MT_MAX_DIMS];
     int ints[MT_MAX_DIMS];         /* a dim, a permutation, ... */
+    float params[2];               /* a parameterised op's parameters */
     int64_t start;                 /* narrow's start */
 } mti_node;
 
@@ -58,47 +61,6 @@ typedef struct mti_strided {
     int64_t shape[MT_MAX_DIMS];
     int64_t strides[MT_MAX_DIMS];
 } mti_strided;
-
-/* ---- shape checks (set an error naming `fn` on failure) ---- */
-mt_status mti_check_shape(const char *fn, int ndim, const int64_t *shape, int64_t *numel);
-/* Normalises a possibly negative dim; MT_ERR_INDEX when out of range. */
-mt_status mti_check_dim(const char *fn, int ndim, int dim, int *normalized);
-/* mt_shape_broadcast reporting errors as `fn`. */
-mt_status mti_shape_broadcast(const char *fn, int ndim_a, const int64_t *shape_a, int ndim_b,
-                              const int64_t *shape_b, int *out_ndim, int64_t *out_shape);
-/* MT_OK when (ndim, shape) broadcasts to exactly (to_ndim, to_shape); otherwise MT_ERR_BROADCAST
- * with "<fn>: <what> [..] does not broadcast to <target> [..]". */
-mt_status mti_check_broadcasts_to(const char *fn, const char *what, int ndim, const int64_t *shape,
-                                  const char *target, int to_ndim, const int64_t *to_shape);
-bool mti_same_shape(int ndim_a, const int64_t *a, int ndim_b, const int64_t *b);
-bool mti_is_contiguous_layout(int ndim, const int64_t *shape, const int64_t *strides);
-
-/* ---- creation (no scope tracking) ---- */
-/* A new contiguous tensor with uninitialised data. */
-mt_tensor *mti_tensor_empty(const char *fn, int ndim, const int64_t *shape);
-/* A new contiguous zero-filled tensor. */
-mt_tensor *mti_tensor_zeros(const char *fn, int ndim, const int64_t *shape);
-/* New contiguous tensors filled with `value` / uniform in [low, high) from `seed`. */
-mt_tensor *mti_tensor_full(const char *fn, int ndim, const int64_t *shape, float value);
-mt_tensor *mti_tensor_uniform(const char *fn, int ndim, const int64_t *shape, float low,
-                              float high, uint64_t seed);
-/* A new tensor viewing base's storage with the given layout. */
-mt_tensor *mti_tensor_alias(const char *fn, const mt_tensor *base, int ndim, const int64_t *shape,
-                            const int64_t *strides, int64_t offset);
-
-/* ---- references ----
- * mti_ref/mti_unref: a reference owned by library code for a while (like a caller's).
- * mti_hold/mti_unhold: a long-lived reference owned by a scope or a graph record; mt_release
- * refuses to drop those. */
-mt_tensor *mti_ref(mt_tensor *t);
-void mti_unref(mt_tensor *t);
-mt_tensor *mti_hold(mt_tensor *t);
-void mti_unhold(mt_tensor *t);
-
-/* Records the returned reference `t` in the innermost open scope (which then owns it). Returns t,
- * or NULL (t dropped, MT_ERR_NO_MEMORY reported as `fn`) if the scope cannot grow. NULL stays
- * NULL. */
-mt_tensor *mti_track(const char *fn, mt_tensor *t);
 
 /* ---- views for kernels ---- */
 static inline float *mti_data(const mt_tensor *t) { return t->storage->data + t->offset; }

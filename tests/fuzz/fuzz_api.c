@@ -649,7 +649,8 @@ static void op_out(reader *r)
     slot *a = pick_slot(r), *b = pick_slot(r);
     if (!a || !b) return;
     bool zip = u8(r) & 1;
-    int op = zip ? pick(r, MT_BINARY_OP_COUNT) : pick(r, MT_UNARY_OP_COUNT);
+    /* the public enums: 8 binary ops (add .. is_close), 7 unary ops (neg .. inv) */
+    int op = zip ? pick(r, 8) : pick(r, 7);
     int nd;
     int64_t shape[MAXD];
     if (zip) {
@@ -674,7 +675,7 @@ static void op_out(reader *r)
         return;
     }
     if (misuse == 1) { /* bad op */
-        mt_status st = zip ? mt_zip_out(out, (mt_binary_op)(MT_BINARY_OP_COUNT + pick(r, 3)), a->t, b->t)
+        mt_status st = zip ? mt_zip_out(out, (mt_binary_op)(8 + pick(r, 3)), a->t, b->t)
                            : mt_map_out(out, (mt_unary_op)(-1 - pick(r, 3)), a->t);
         if (st != MT_ERR_INVALID_ARG) finding("bad op accepted");
         expect_error(zip ? "mt_zip_out" : "mt_map_out", MT_ERR_INVALID_ARG);
@@ -689,7 +690,6 @@ static void op_out(reader *r)
     int64_t n = numel_of(nd, shape);
     for (int64_t i = 0; i < n; i++) {
         if (!zip) want[i] = (double)(float)unary_oracle(op, av[i]);
-        else if (op == MT_OP_SIGMOID_BACK) want[i] = (double)(av[i] * (1.0f - av[i]) * bv[i]);
         else want[i] = (double)(float)binary_oracle(op, av[i], bv[i]);
     }
     slot *s = target_slot(r);

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "api/api.h"
+#include "ops/ops_internal.h"
 #include "minitorch/tensor.h"
 
 static mt_tensor *permute(const char *fn, mt_tensor *t, const int *order)
@@ -99,11 +99,7 @@ mt_tensor *mti_op_view(const char *fn, mt_tensor *t, int ndim, const int64_t *sh
                  mti_format_shape(st, sizeof st, t->ndim, t->strides));
         return NULL;
     }
-    int64_t stride = 1;
-    for (int i = ndim - 1; i >= 0; i--) {
-        strides[i] = stride;
-        stride *= resolved[i];
-    }
+    mti_row_major_strides(ndim, resolved, strides);
     mti_node spec = mti_spec(MTI_FN_VIEW, 1, t, NULL, NULL);
     spec.ndim = t->ndim;
     memcpy(spec.shape, t->shape, sizeof spec.shape);
@@ -119,7 +115,7 @@ mt_tensor *mti_op_contiguous(const char *fn, mt_tensor *t)
 {
     if (!t) return mti_fail_null(fn, "t"), NULL;
     if (mti_is_contiguous_layout(t->ndim, t->shape, t->strides)) return mti_ref(t);
-    mti_node spec = mti_spec(MTI_FN_COPY, 1, t, NULL, NULL);
+    mti_node spec = mti_spec(MTI_FN_ID, 1, t, NULL, NULL);
     return mti_record(fn, mti_copy(fn, t), &spec, false);
 }
 

@@ -1,12 +1,11 @@
 /* Version and build configuration. */
-#include <cblas.h>
 #include <omp.h>
 #include <stdio.h>
 
 #include "minitorch/runtime.h"
 #include "minitorch/version.h"
+#include "kernels/kernels.h"
 
-int mti_blas_threading(void);
 
 int mt_version(void) { return MT_VERSION_NUMBER; }
 
@@ -20,7 +19,7 @@ const char *mt_config_string(void)
     snprintf(config, sizeof config,
              "minitorch %s; backends naive, blas (current %s); BLAS: %s, threading %s; "
              "OpenMP %d; threads %d; compiled with %s%s",
-             MT_VERSION_STRING, mt_backend_name(mt_get_backend()), openblas_get_config(),
+             MT_VERSION_STRING, mt_backend_name(mt_get_backend()), mti_blas_config(),
              model >= 0 && model <= 2 ? threading[model] : "unknown", _OPENMP,
              mt_get_num_threads(), __VERSION__,
 #ifdef MINITORCH_NATIVE

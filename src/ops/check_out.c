@@ -1,4 +1,4 @@
-#include "api/api.h"
+#include "ops/ops_internal.h"
 #include "minitorch/autodiff.h"
 
 mt_status mti_check_out(const char *fn, const mt_tensor *out, int ndim, const int64_t *shape,
@@ -31,4 +31,27 @@ mt_status mti_check_out(const char *fn, const mt_tensor *out, int ndim, const in
                             i);
     }
     return MT_OK;
+}
+
+mt_status mti_check_out_args(const char *fn, const mt_tensor *out, int input_count,
+                             const mt_tensor *const *inputs, const char *op_type, int op,
+                             bool op_valid)
+{
+    static const char *const names[] = {"a", "b"};
+    if (!out) return mti_fail_null(fn, "out");
+    for (int i = 0; i < input_count; i++)
+        if (!inputs[i]) return mti_fail_null(fn, names[i]);
+    if (!op_valid) return mti_fail(MT_ERR_INVALID_ARG, fn, "%d is not an %s", op, op_type);
+    return MT_OK;
+}
+
+mt_status mti_check_elementwise_out(const char *fn, const mt_tensor *out, int input_count,
+                                    const mt_tensor *const *inputs)
+{
+    static const char *const names[] = {"a", "b"};
+    mt_status status = mti_check_out(fn, out, out->ndim, out->shape, input_count, inputs);
+    for (int i = 0; i < input_count && status == MT_OK; i++)
+        status = mti_check_broadcasts_to(fn, names[i], inputs[i]->ndim, inputs[i]->shape, "out",
+                                         out->ndim, out->shape);
+    return status;
 }

@@ -2,35 +2,34 @@
  * shape (1,) as MiniTorch does (contiguous -> view (numel,) -> sum over dim 0). */
 #include <string.h>
 
-#include "api/api.h"
+#include "ops/ops_internal.h"
 #include "minitorch/ops.h"
 
-static mt_tensor *reduction(const char *fn, mt_reduce_op op, mti_function function,
-                            bool save_output, mt_tensor *a, int dim)
+static mt_tensor *reduction(const char *fn, mti_reduce_op op, mt_tensor *a, int dim)
 {
     if (!a) return mti_fail_null(fn, "a"), NULL;
     int d;
     if (mti_check_dim(fn, a->ndim, dim, &d) != MT_OK) return NULL;
-    mti_node spec = mti_spec(function, 1, a, NULL, NULL);
+    mti_node spec = mti_spec(mti_fn_reduce(op), 1, a, NULL, NULL);
     spec.ints[0] = d;
-    return mti_record(fn, mti_reduce(fn, op, a, d), &spec, save_output);
+    return mti_record(fn, mti_reduce(fn, op, a, d), &spec, mti_reduce_saves(op) == MTI_SAVES_OUTPUT);
 }
 
 mt_tensor *mti_op_sum(const char *fn, mt_tensor *a, int dim)
 {
-    return reduction(fn, MT_OP_SUM, MTI_FN_SUM, false, a, dim);
+    return reduction(fn, MTI_REDUCE_SUM, a, dim);
 }
 
 mt_tensor *mt_sum(mt_tensor *a, int dim) { return mti_track("mt_sum", mti_op_sum("mt_sum", a, dim)); }
 
 mt_tensor *mt_prod(mt_tensor *a, int dim)
 {
-    return mti_track("mt_prod", reduction("mt_prod", MT_OP_PROD, MTI_FN_PROD, false, a, dim));
+    return mti_track("mt_prod", reduction("mt_prod", MTI_REDUCE_PROD, a, dim));
 }
 
 mt_tensor *mt_max(mt_tensor *a, int dim)
 {
-    return mti_track("mt_max", reduction("mt_max", MT_OP_MAX, MTI_FN_MAX, true, a, dim));
+    return mti_track("mt_max", reduction("mt_max", MTI_REDUCE_MAX, a, dim));
 }
 
 mt_tensor *mt_mean(mt_tensor *a, int dim)
@@ -41,7 +40,7 @@ mt_tensor *mt_mean(mt_tensor *a, int dim)
     if (mti_check_dim(fn, a->ndim, dim, &d) != MT_OK) return NULL;
     mt_tensor *sum = mti_op_sum(fn, a, d);
     if (!sum) return NULL;
-    mt_tensor *mean = mti_op_scalar(fn, MT_OP_MUL, sum, 1.0f / (float)a->shape[d], false);
+    mt_tensor *mean = mti_op_scalar(fn, MTI_BINARY_MUL, sum, 1.0f / (float)a->shape[d], false);
     mti_unref(sum);
     return mti_track(fn, mean);
 }
@@ -67,7 +66,7 @@ mt_tensor *mt_mean_all(mt_tensor *a)
     mt_tensor *sum = sum_all(fn, a);
     if (!sum) return NULL;
     /* 1/n in double, then rounded once: exact for the power-of-two counts */
-    mt_tensor *mean = mti_op_scalar(fn, MT_OP_MUL, sum, (float)(1.0 / (double)a->numel), false);
+    mt_tensor *mean = mti_op_scalar(fn, MTI_BINARY_MUL, sum, (float)(1.0 / (double)a->numel), false);
     mti_unref(sum);
     return mti_track(fn, mean);
 }
@@ -75,22 +74,22 @@ mt_tensor *mt_mean_all(mt_tensor *a)
 mt_status mt_reduce_out(mt_tensor *out, mt_reduce_op op, const mt_tensor *a, int dim)
 {
     static const char fn[] = "mt_reduce_out";
-    if (!out) return mti_fail_null(fn, "out");
-    if (!a) return mti_fail_null(fn, "a");
-    if ((unsigned)op >= MT_REDUCE_OP_COUNT)
-        return mti_fail(MT_ERR_INVALID_ARG, fn, "%d is not an mt_reduce_op", (int)op);
-    int d;
-    mt_status status = mti_check_dim(fn, a->ndim, dim, &d);
+    const mt_tensor *inputs[1] = {a};
+    mt_status status = mti_check_out_args(fn, out, 1, inputs, "mt_reduce_op", (int)op,
+                                          mti_reduce_name((mti_reduce_op)op) != NULL);
+    int d = 0;
+    if (status == MT_OK) status = mti_check_dim(fn, a->ndim, dim, &d);
     if (status != MT_OK) return status;
     int64_t shape[MT_MAX_DIMS];
     memcpy(shape, a->shape, sizeof shape);
     shape[d] = 1;
-    const mt_tensor *inputs[1] = {a};
     status = mti_check_out(fn, out, a->ndim, shape, 1, inputs);
     if (status != MT_OK) return status;
     if (out->storage == a->storage && a->shape[d] > 1)
         return mti_fail(MT_ERR_INVALID_ARG, fn, "out shares storage with a");
     mti_strided o = mti_strided_of(out), in = mti_strided_of(a);
-    mti_current_kernels()->reduce(op, &o, &in, d);
+    mti_run_reduce((mti_reduce_op)op, &o, &in, d);
     return MT_OK;
 }
+
+const char *mt_reduce_op_name(mt_reduce_op op) { return mti_reduce_name((mti_reduce_op)op); }

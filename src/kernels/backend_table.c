@@ -1,0 +1,23 @@
+/* The two backends' kernel tables: they share map, zip and reduce and differ in matmul. */
+#include "kernels/kernels.h"
+
+static const mti_kernels naive_kernels = {
+    .name = "naive",
+    .map = mti_naive_map,
+    .zip = mti_naive_zip,
+    .reduce = mti_naive_reduce,
+    .matmul = mti_naive_matmul,
+};
+
+static const mti_kernels blas_kernels = {
+    .name = "blas",
+    .map = mti_naive_map,
+    .zip = mti_naive_zip,
+    .reduce = mti_naive_reduce,
+    .matmul = mti_blas_matmul,
+};
+
+const mti_kernels *mti_kernels_of(mt_backend backend)
+{
+    return backend == MT_BACKEND_NAIVE ? &naive_kernels : &blas_kernels;
+}

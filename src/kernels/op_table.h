@@ -1,0 +1,111 @@
+/* The op tables: one row per operation, one table per family. Everything per-op is generated from
+ * these rows — the internal enums, the names, the kernels' cases, the cost model, the public
+ * wrappers (src/ops) and the autodiff descriptors (src/autodiff) — so a row without its pieces
+ * fails to compile instead of silently falling back.
+ *
+ * Adding a unary op with its gradient: one row in MTI_UNARY_OPS, its scalar function
+ * mti_<name>_f and its gradient mti_<name>_grad_f in kernels/scalar_ops.h, and its enum value,
+ * declaration and doc comment in include/minitorch/ops.h.
+ *
+ * Columns:
+ *   UNARY   X(ENUM, name, cost, saves)
+ *           forward  y = mti_<name>_f(x, p)
+ *           gradient dx = mti_<name>_grad_f(v, g, p), where v is the saved value: the input x
+ *                    (saves INPUT) or the output y (saves OUTPUT); p holds the op's parameters.
+ *   BINARY  X(ENUM, name, cost, backward)
+ *           forward  mti_<name>_f(a, b, p); gradient formula backward_<backward> in
+ *           autodiff/gradients.c (`constant`: gradient zero, as for comparisons).
+ *   REDUCE  X(ENUM, name, saves)
+ *           start value mti_<name>_start, step mti_<name>_step(acc, x); gradient formula
+ *           backward_<name> in autodiff/gradients.c.
+ *   cost: work per element in units of an add, for the threads-vs-work model (a transcendental
+ *         function costs about 4).
+ *
+ * The public enums in include/minitorch/ops.h list the same ops in the same order; op_table.c
+ * asserts at compile time that every row's value matches. */
+#ifndef MTI_KERNELS_OP_TABLE_H
+#define MTI_KERNELS_OP_TABLE_H
+
+#include "minitorch/ops.h"
+
+#define MTI_UNARY_OPS(X)              \
+    X(NEG, neg, 1, NONE)              \
+    X(ID, copy, 1, NONE)              \
+    X(SIGMOID, sigmoid, 4, OUTPUT)    \
+    X(RELU, relu, 1, INPUT)           \
+    X(LOG, log, 4, INPUT)             \
+    X(EXP, exp, 4, OUTPUT)            \
+    X(INV, inv, 1, INPUT)
+
+#define MTI_BINARY_OPS(X)                  \
+    X(ADD, add, 1, add)                    \
+    X(SUB, sub, 1, sub)                    \
+    X(MUL, mul, 1, mul)                    \
+    X(DIV, div, 1, div)                    \
+    X(LT, lt, 1, constant)                 \
+    X(GT, gt, 1, constant)                 \
+    X(EQ, eq, 1, constant)                 \
+    X(IS_CLOSE, is_close, 1, constant)
+
+#define MTI_REDUCE_OPS(X)    \
+    X(SUM, sum, NONE)        \
+    X(PROD, prod, NONE)      \
+    X(MAX, max, OUTPUT)
+
+/* What a backward formula needs besides the inputs the record always holds. */
+typedef enum mti_saves { MTI_SAVES_NONE, MTI_SAVES_INPUT, MTI_SAVES_OUTPUT } mti_saves;
+
+/* Internal op indices, in table order (equal to the public enum values). */
+typedef enum mti_unary_op {
+#define MTI_X(E, name, cost, saves) MTI_UNARY_##E,
+    MTI_UNARY_OPS(MTI_X)
+#undef MTI_X
+    MTI_UNARY_COUNT
+} mti_unary_op;
+
+typedef enum mti_binary_op {
+#define MTI_X(E, name, cost, backward) MTI_BINARY_##E,
+    MTI_BINARY_OPS(MTI_X)
+#undef MTI_X
+    MTI_BINARY_COUNT
+} mti_binary_op;
+
+typedef enum mti_reduce_op {
+#define MTI_X(E, name, saves) MTI_REDUCE_##E,
+    MTI_REDUCE_OPS(MTI_X)
+#undef MTI_X
+    MTI_REDUCE_COUNT
+} mti_reduce_op;
+
+/* The zip kernel's operations: every binary op, then the gradient of every unary op as a
+ * function of (saved value, incoming gradient). */
+typedef enum mti_zip_op {
+#define MTI_X(E, name, cost, backward) MTI_ZIP_##E,
+    MTI_BINARY_OPS(MTI_X)
+#undef MTI_X
+#define MTI_X(E, name, cost, saves) MTI_ZIP_##E##_GRAD,
+    MTI_UNARY_OPS(MTI_X)
+#undef MTI_X
+    MTI_ZIP_COUNT
+} mti_zip_op;
+
+/* Parameters of a parameterised op (a slope, bounds, an exponent); zero for the others. */
+typedef struct mti_params {
+    float p0, p1;
+} mti_params;
+
+/* The zip op computing unary op `op`'s gradient. */
+static inline mti_zip_op mti_unary_grad_op(mti_unary_op op) { return (mti_zip_op)(MTI_BINARY_COUNT + (int)op); }
+
+/* Names for trace lines and messages; NULL for a value that is not an op. */
+const char *mti_unary_name(mti_unary_op op);
+const char *mti_zip_name(mti_zip_op op);
+const char *mti_reduce_name(mti_reduce_op op);
+/* Work per element (units of an add). */
+int mti_unary_cost(mti_unary_op op);
+int mti_zip_cost(mti_zip_op op);
+/* What the op's gradient formula needs saved. */
+mti_saves mti_unary_saves(mti_unary_op op);
+mti_saves mti_reduce_saves(mti_reduce_op op);
+
+#endif
