@@ -271,6 +271,8 @@ static double r_cube(double a) { return a * a * a; }
 static mt_tensor *l_inv(mt_tensor *a) { return mt_inv(mt_add_scalar(a, 3.5f)); }
 static double r_inv(double a) { return 1.0 / (a + 3.5); }
 static mt_tensor *l_sigmoid(mt_tensor *a) { return mt_sigmoid(a); }
+static mt_tensor *l_tanh(mt_tensor *a) { return mt_tanh(a); }
+static double r_tanh(double a) { return tanh(a); }
 static double r_sigmoid(double a) { return d_sigmoid(a); }
 static mt_tensor *l_log(mt_tensor *a) { return mt_log(mt_add_scalar(a, 10.0f)); }
 static double r_log(double a) { return log(a + 10.0); }
@@ -384,6 +386,7 @@ UNARY_TEST(square, -5, 5, 0, {0})
 UNARY_TEST(cube, -3, 3, 0, {0})
 UNARY_TEST(inv, -3, 3, 0, {0})
 UNARY_TEST(sigmoid, -5, 5, 0, {0})
+UNARY_TEST(tanh, -3, 3, 0, {0})
 UNARY_TEST(log, -5, 5, 0, {0})
 UNARY_TEST(relu_shift, -5, 5, 0, {0})
 UNARY_TEST(relu, -5, 5, 1, {0.0})

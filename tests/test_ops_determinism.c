@@ -147,6 +147,7 @@ static void check_map(const char *name, const char *trace, mt_tensor *(*fn)(mt_t
 Test(determinism, map_neg) { check_map("neg", "neg", mt_neg, -10, 10, 1); }
 Test(determinism, map_copy) { check_map("copy", "copy", mt_copy, -10, 10, 2); }
 Test(determinism, map_sigmoid) { check_map("sigmoid", "sigmoid", mt_sigmoid, -12, 12, 3); }
+Test(determinism, map_tanh) { check_map("tanh", "tanh", mt_tanh, -12, 12, 30); }
 Test(determinism, map_relu) { check_map("relu", "relu", mt_relu, -10, 10, 4); }
 Test(determinism, map_log) { check_map("log", "log", mt_log, 0.05, 20, 5); }
 Test(determinism, map_exp) { check_map("exp", "exp", mt_exp, -10, 10, 6); }

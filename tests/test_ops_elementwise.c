@@ -68,6 +68,7 @@ static double o_relu(double x) { return isnan(x) ? x : x > 0 ? x : 0.0; }
 static double o_log(double x) { return log(x); }
 static double o_exp(double x) { return exp(x); }
 static double o_inv(double x) { return 1.0 / x; }
+static double o_tanh(double x) { return tanh(x); }
 
 static double o_add(double a, double b) { return a + b; }
 static double o_sub(double a, double b) { return a - b; }
@@ -103,6 +104,8 @@ static const map_case MAP_CASES[] = {
     {"log", "log", mt_log, MT_OP_LOG, o_log, UNIFORM(0.05, 20), 1e-7, 1e-6},
     {"exp", "exp", mt_exp, MT_OP_EXP, o_exp, UNIFORM(-10, 10), 0, 1e-6},
     {"inv", "inv", mt_inv, MT_OP_INV, o_inv, UNIFORM(0.05, 20), 0, 1e-6},
+    /* tanhf is within a few ulp of tanh; near 0 it is ~x, so relative 1e-6 holds throughout */
+    {"tanh", "tanh", mt_tanh, MT_OP_TANH, o_tanh, UNIFORM(-10, 10), 1e-30, 1e-6},
 };
 #define MAP_CASE_COUNT (int)(sizeof MAP_CASES / sizeof MAP_CASES[0])
 
@@ -694,7 +697,7 @@ Test(edge, nan_scalar_broadcasts)
 
 /* Every op of the public enums, by name: a test fails when the library lists an op that has no
  * oracle here (a row added to the op table without its test). */
-#define N_UNARY 7
+#define N_UNARY 8
 #define N_BINARY 8
 static const struct {
     const char *name;
@@ -703,7 +706,7 @@ static const struct {
 } UNARY_OPS[N_UNARY] = {{"neg", o_neg, 0},          {"copy", o_id, 0},
                         {"sigmoid", o_sigmoid, 1e-6}, {"relu", o_relu, 0},
                         {"log", o_log, 1e-6},         {"exp", o_exp, 1e-6},
-                        {"inv", o_inv, 1e-6}};
+                        {"inv", o_inv, 1e-6},         {"tanh", o_tanh, 1e-6}};
 static const struct {
     const char *name;
     double (*oracle)(double, double);
@@ -1106,7 +1109,7 @@ Test(errors, null_operands)
     mt_clear_error();
     mt_tensor *a = mt_ones(MT_DIMS(2, 3));
     static const char *const map_fns[] = {"mt_neg", "mt_copy", "mt_sigmoid", "mt_relu",
-                                          "mt_log", "mt_exp",  "mt_inv"};
+                                          "mt_log", "mt_exp",  "mt_inv",     "mt_tanh"};
     for (int i = 0; i < MAP_CASE_COUNT; i++) {
         mt_clear_error();
         cr_assert_null(MAP_CASES[i].fn(NULL));

@@ -440,7 +440,7 @@ typedef mt_tensor *(*reduce_fn)(mt_tensor *, int);
 static const struct {
     const char *fn;
     unary_fn call;
-} unaries[] = {F(neg), F(copy), F(sigmoid), F(relu), F(log), F(exp), F(inv),
+} unaries[] = {F(neg), F(copy), F(sigmoid), F(relu), F(log), F(exp), F(inv), F(tanh),
                F(contiguous), F(detach), F(sum_all), F(mean_all)};
 static const struct {
     const char *fn;

@@ -72,6 +72,7 @@ static double o_relu(double x) { return x < 0 ? 0.0 : x; } /* NaN propagates */
 static double o_log(double x) { return log(x); }
 static double o_exp(double x) { return (double)expf((float)x); } /* overflow point of float */
 static double o_inv(double x) { return 1.0 / x; }
+static double o_tanh(double x) { return tanh(x); } /* NaN stays NaN, ±inf -> ±1 */
 
 typedef mt_tensor *(*unary_fn)(mt_tensor *);
 static const struct {
@@ -81,7 +82,7 @@ static const struct {
 } unaries[] = {
     {"mt_neg", mt_neg, o_neg},   {"mt_copy", mt_copy, o_id}, {"mt_sigmoid", mt_sigmoid, o_sigmoid},
     {"mt_relu", mt_relu, o_relu}, {"mt_log", mt_log, o_log},  {"mt_exp", mt_exp, o_exp},
-    {"mt_inv", mt_inv, o_inv},
+    {"mt_inv", mt_inv, o_inv},    {"mt_tanh", mt_tanh, o_tanh},
 };
 #define UNARIES (sizeof unaries / sizeof unaries[0])
 
@@ -98,8 +99,13 @@ static double d_relu(float x) { return x > 0.0f ? 1.0 : 0.0; }
 static double d_log(float x) { return (double)(1.0f / x); }
 static double d_exp(float x) { return (double)expf(x); }
 static double d_inv(float x) { return (double)(-1.0f / (x * x)); }
+static double d_tanh(float x)
+{
+    float t = tanhf(x);
+    return (double)(1.0f - t * t);
+}
 static double (*const derivatives[UNARIES])(float) = {d_neg, d_id,  d_sigmoid, d_relu,
-                                                       d_log, d_exp, d_inv};
+                                                       d_log, d_exp, d_inv,     d_tanh};
 
 static mt_tensor *specials_tensor(void)
 {

@@ -39,6 +39,9 @@ MT_API mt_tensor *mt_log(mt_tensor *a);
 MT_API mt_tensor *mt_exp(mt_tensor *a);
 /** 1 / a: inv(0) = +inf, inv(-0) = -inf. */
 MT_API mt_tensor *mt_inv(mt_tensor *a);
+/** Hyperbolic tangent, in [-1, 1] for any finite a (±1 for |a| > ~9). Gradient (1 - tanh(a)^2),
+ *  computed from the saved output. */
+MT_API mt_tensor *mt_tanh(mt_tensor *a);
 
 /* ---- elementwise, two inputs: a new tensor of the broadcast shape; MT_ERR_BROADCAST when the
  *      shapes do not broadcast ---- */
@@ -114,7 +117,7 @@ MT_API mt_tensor *mt_linear(mt_tensor *x, mt_tensor *w, mt_tensor *bias);
 /* The kernels behind the operations above, for the *_out functions. Values are stable within a
  * major version; a value that names no op is refused with MT_ERR_INVALID_ARG. */
 typedef enum mt_unary_op {
-    MT_OP_NEG, MT_OP_ID, MT_OP_SIGMOID, MT_OP_RELU, MT_OP_LOG, MT_OP_EXP, MT_OP_INV
+    MT_OP_NEG, MT_OP_ID, MT_OP_SIGMOID, MT_OP_RELU, MT_OP_LOG, MT_OP_EXP, MT_OP_INV, MT_OP_TANH
 } mt_unary_op;
 
 typedef enum mt_binary_op {

@@ -35,7 +35,8 @@
     X(RELU, relu, 1, INPUT)           \
     X(LOG, log, 4, INPUT)             \
     X(EXP, exp, 4, OUTPUT)            \
-    X(INV, inv, 1, INPUT)
+    X(INV, inv, 1, INPUT)             \
+    X(TANH, tanh, 4, OUTPUT)
 
 #define MTI_BINARY_OPS(X)                  \
     X(ADD, add, 1, add)                    \

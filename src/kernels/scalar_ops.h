@@ -51,6 +51,10 @@ static inline float mti_exp_grad_f(float y, float g, mti_params p) { MTI_IGNORE(
 static inline float mti_inv_f(float x, mti_params p) { MTI_IGNORE(p); return 1.0f / x; }
 static inline float mti_inv_grad_f(float x, float g, mti_params p) { MTI_IGNORE(p); return -g / (x * x); }
 
+static inline float mti_tanh_f(float x, mti_params p) { MTI_IGNORE(p); return tanhf(x); }
+/* v is the output t: (1 - t^2) g. */
+static inline float mti_tanh_grad_f(float t, float g, mti_params p) { MTI_IGNORE(p); return (1.0f - t * t) * g; }
+
 /* ---- binary ---- */
 
 static inline float mti_add_f(float a, float b, mti_params p) { MTI_IGNORE(p); return a + b; }

@@ -492,7 +492,7 @@ static void op_reshape(reader *r)
 static double o_sigmoid(double x) { return x >= 0 ? 1.0 / (1.0 + exp(-x)) : exp(x) / (1.0 + exp(x)); }
 
 static const char *const unary_names[] = {"mt_neg", "mt_copy", "mt_sigmoid", "mt_relu",
-                                          "mt_log", "mt_exp",  "mt_inv"};
+                                          "mt_log", "mt_exp",  "mt_inv",     "mt_tanh"};
 
 static double unary_oracle(int op, float x)
 {
@@ -503,7 +503,8 @@ static double unary_oracle(int op, float x)
     case 3: return x < 0 ? 0.0 : x;
     case 4: return log((double)x);
     case 5: return exp((double)x);
-    default: return (double)(1.0f / x);
+    case 6: return (double)(1.0f / x);
+    default: return tanh((double)x);
     }
 }
 
@@ -516,7 +517,8 @@ static mt_tensor *unary_call(int op, mt_tensor *a)
     case 3: return mt_relu(a);
     case 4: return mt_log(a);
     case 5: return mt_exp(a);
-    default: return mt_inv(a);
+    case 6: return mt_inv(a);
+    default: return mt_tanh(a);
     }
 }
 
@@ -524,7 +526,7 @@ static void op_unary(reader *r)
 {
     slot *a = pick_slot(r);
     if (!a) return;
-    int op = pick(r, 7);
+    int op = pick(r, 8);
     double want[MAXN];
     for (int64_t i = 0; i < numel(a); i++) want[i] = (double)(float)unary_oracle(op, a->vals[i]);
     mt_clear_error();
@@ -649,8 +651,8 @@ static void op_out(reader *r)
     slot *a = pick_slot(r), *b = pick_slot(r);
     if (!a || !b) return;
     bool zip = u8(r) & 1;
-    /* the public enums: 8 binary ops (add .. is_close), 7 unary ops (neg .. inv) */
-    int op = zip ? pick(r, 8) : pick(r, 7);
+    /* the public enums: 8 binary ops (add .. is_close), 8 unary ops (neg .. tanh) */
+    int op = zip ? pick(r, 8) : pick(r, 8);
     int nd;
     int64_t shape[MAXD];
     if (zip) {
@@ -1100,7 +1102,7 @@ static void op_errors(reader *r)
     mt_clear_error();
     switch (u8(r) % 10) {
     case 0: {
-        int op = pick(r, 7);
+        int op = pick(r, 8);
         expect_null(unary_names[op], MT_ERR_NULL, unary_call(op, NULL));
         break;
     }
