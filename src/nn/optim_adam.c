@@ -12,11 +12,12 @@ typedef struct adam_rule {
     float *m, *v, *v_max; /* v_max NULL without amsgrad */
 } adam_rule;
 
-static void adam_run(void *context, int64_t first, int64_t n, float *p, int64_t ps,
-                     const float *g, int64_t gs)
+static void adam_run(void *context, int64_t first, int64_t n, float *restrict p, int64_t ps,
+                     const float *restrict g, int64_t gs)
 {
     const adam_rule *r = context;
-    float *m = r->m + first, *v = r->v + first, *v_max = r->v_max ? r->v_max + first : NULL;
+    float *restrict m = r->m + first, *restrict v = r->v + first;
+    float *restrict v_max = r->v_max ? r->v_max + first : NULL;
     for (int64_t k = 0; k < n; k++) {
         double value = (double)p[k * ps] * r->decay;
         double grad = (double)g[k * gs] + r->l2 * p[k * ps];

@@ -8,11 +8,11 @@ typedef struct sgd_rule {
     float *buffer;   /* NULL without momentum */
 } sgd_rule;
 
-static void sgd_run(void *context, int64_t first, int64_t n, float *p, int64_t ps, const float *g,
-                    int64_t gs)
+static void sgd_run(void *context, int64_t first, int64_t n, float *restrict p, int64_t ps,
+                    const float *restrict g, int64_t gs)
 {
     const sgd_rule *r = context;
-    float *buffer = r->buffer ? r->buffer + first : NULL;
+    float *restrict buffer = r->buffer ? r->buffer + first : NULL;
     for (int64_t k = 0; k < n; k++) {
         double value = p[k * ps];
         double d = (double)g[k * gs] + r->weight_decay * value;
