@@ -838,6 +838,96 @@ static void audit_nn(void)
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) mt_release(all[i]);
 }
 
+/* ==== nn: optimisers, schedules, init, dropout ==== */
+
+static void audit_nn_training(void)
+{
+    mt_tensor *t = arange(MT_DIMS(2, 2));
+    mt_set_requires_grad(t, true);
+    mt_params params = {0}, empty = {0};
+    cr_assert_eq(mt_params_add(&params, t), MT_OK);
+    EXPECT_TRUE("mt_sgd_defaults", mt_sgd_defaults().lr == 1e-3f);
+    EXPECT_TRUE("mt_adam_defaults", mt_adam_defaults().weight_decay == 0.0f);
+    EXPECT_TRUE("mt_adamw_defaults", mt_adamw_defaults().weight_decay == 1e-2f);
+    mt_sgd_options bad_sgd = {.lr = -1.0f};
+    mt_adam_options bad_adam = mt_adam_defaults();
+    bad_adam.beta2 = NAN;
+    EXPECT_VALUE(MT_ERR_NULL, "mt_optim_sgd", mt_optim_sgd(NULL, mt_sgd_defaults()), 0);
+    EXPECT_VALUE(MT_ERR_INVALID_ARG, "mt_optim_sgd", mt_optim_sgd(&empty, mt_sgd_defaults()), 0);
+    EXPECT_VALUE(MT_ERR_INVALID_ARG, "mt_optim_sgd", mt_optim_sgd(&params, bad_sgd), 0);
+    EXPECT_VALUE(MT_ERR_NULL, "mt_optim_adam", mt_optim_adam(NULL, mt_adam_defaults()), 0);
+    EXPECT_VALUE(MT_ERR_INVALID_ARG, "mt_optim_adam", mt_optim_adam(&params, bad_adam), 0);
+    EXPECT_VALUE(MT_ERR_NULL, "mt_optim_adamw", mt_optim_adamw(NULL, mt_adamw_defaults()), 0);
+    EXPECT_VALUE(MT_ERR_INVALID_ARG, "mt_optim_adamw", mt_optim_adamw(&params, bad_adam), 0);
+    EXPECT_STATUS(MT_ERR_NULL, "mt_optim_step", mt_optim_step(NULL));
+    EXPECT_STATUS(MT_ERR_NULL, "mt_optim_zero_grad", mt_optim_zero_grad(NULL));
+    EXPECT_STATUS(MT_ERR_NULL, "mt_optim_set_lr", mt_optim_set_lr(NULL, 0.1f));
+    EXPECT_TRUE("mt_optim_get_lr", isnan(mt_optim_get_lr(NULL)) && mt_last_status() == MT_ERR_NULL);
+    mt_optimizer *opt = mt_optim_sgd(&params, mt_sgd_defaults());
+    cr_assert_not_null(opt);
+    EXPECT_STATUS(MT_ERR_INVALID_ARG, "mt_optim_set_lr", mt_optim_set_lr(opt, NAN));
+    mt_optim_free(opt);
+    mt_optim_free(NULL);
+    cover("mt_optim_free");
+    float norm = -1;
+    EXPECT_STATUS(MT_ERR_NULL, "mt_clip_grad_norm", mt_clip_grad_norm(NULL, 1.0f, &norm));
+    EXPECT_STATUS(MT_ERR_INVALID_ARG, "mt_clip_grad_norm", mt_clip_grad_norm(&params, NAN, &norm));
+    if (norm != -1) t_violation("a failed mt_clip_grad_norm wrote *total_norm");
+    mt_clear_error();
+    EXPECT_TRUE("mt_lr_step", isnan(mt_lr_step(0.1f, -1, 1, 0.5f)) && t_error_names("mt_lr_step"));
+    mt_clear_error();
+    EXPECT_TRUE("mt_lr_cosine", isnan(mt_lr_cosine(0.1f, 0, 0, 0.0f)) && t_error_names("mt_lr_cosine"));
+
+    mt_clear_error();
+    EXPECT_TRUE("mt_init_calculate_gain", isnan(mt_init_calculate_gain((mt_nonlinearity)-3, 0)) &&
+                                              t_error_names("mt_init_calculate_gain"));
+    int64_t fan_in = -1, fan_out = -1;
+    mt_tensor *v = arange(MT_DIMS(3));
+    EXPECT_STATUS(MT_ERR_NULL, "mt_init_fans", mt_init_fans(NULL, &fan_in, &fan_out));
+    EXPECT_STATUS(MT_ERR_NULL, "mt_init_fans", mt_init_fans(t, NULL, &fan_out));
+    EXPECT_STATUS(MT_ERR_NULL, "mt_init_fans", mt_init_fans(t, &fan_in, NULL));
+    EXPECT_STATUS(MT_ERR_SHAPE, "mt_init_fans", mt_init_fans(v, &fan_in, &fan_out));
+    if (fan_in != -1 || fan_out != -1) t_violation("a failed mt_init_fans wrote its outputs");
+    EXPECT_STATUS(MT_ERR_NULL, "mt_init_uniform", mt_init_uniform(NULL, 0, 1, 1));
+    EXPECT_STATUS(MT_ERR_INVALID_ARG, "mt_init_uniform", mt_init_uniform(t, 1, 0, 1));
+    EXPECT_STATUS(MT_ERR_NULL, "mt_init_normal", mt_init_normal(NULL, 0, 1, 1));
+    EXPECT_STATUS(MT_ERR_INVALID_ARG, "mt_init_normal", mt_init_normal(t, 0, -1, 1));
+    EXPECT_STATUS(MT_ERR_NULL, "mt_init_kaiming_uniform",
+                  mt_init_kaiming_uniform(NULL, 0, MT_FAN_IN, MT_NONLINEARITY_RELU, 1));
+    EXPECT_STATUS(MT_ERR_SHAPE, "mt_init_kaiming_uniform",
+                  mt_init_kaiming_uniform(v, 0, MT_FAN_IN, MT_NONLINEARITY_RELU, 1));
+    EXPECT_STATUS(MT_ERR_NULL, "mt_init_kaiming_normal",
+                  mt_init_kaiming_normal(NULL, 0, MT_FAN_IN, MT_NONLINEARITY_RELU, 1));
+    EXPECT_STATUS(MT_ERR_INVALID_ARG, "mt_init_kaiming_normal",
+                  mt_init_kaiming_normal(t, 0, (mt_fan_mode)7, MT_NONLINEARITY_RELU, 1));
+    EXPECT_STATUS(MT_ERR_NULL, "mt_init_xavier_uniform", mt_init_xavier_uniform(NULL, 1, 1));
+    EXPECT_STATUS(MT_ERR_SHAPE, "mt_init_xavier_uniform", mt_init_xavier_uniform(v, 1, 1));
+    EXPECT_STATUS(MT_ERR_NULL, "mt_init_xavier_normal", mt_init_xavier_normal(NULL, 1, 1));
+    EXPECT_STATUS(MT_ERR_INVALID_ARG, "mt_init_xavier_normal", mt_init_xavier_normal(t, -1, 1));
+    mt_linear_layer layer = {0};
+    EXPECT_STATUS(MT_ERR_NULL, "mt_linear_layer_init_with",
+                  mt_linear_layer_init_with(NULL, 2, 2, MT_LINEAR_INIT_TORCH, 1, NULL));
+    EXPECT_STATUS(MT_ERR_SHAPE, "mt_linear_layer_init_with",
+                  mt_linear_layer_init_with(&layer, 2, 0, MT_LINEAR_INIT_TORCH, 1, &empty));
+    EXPECT_STATUS(MT_ERR_INVALID_ARG, "mt_linear_layer_init_with",
+                  mt_linear_layer_init_with(&layer, 2, 2, (mt_linear_init)-1, 1, &empty));
+    if (layer.weight || empty.count) t_violation("a failed mt_linear_layer_init_with wrote its outputs");
+
+    EXPECT_NULL(MT_ERR_NULL, "mt_dropout", mt_dropout(NULL, 0.5f, true, 1));
+    EXPECT_NULL(MT_ERR_INVALID_ARG, "mt_dropout", mt_dropout(t, NAN, true, 1));
+    EXPECT_NULL(MT_ERR_INVALID_ARG, "mt_dropout", mt_dropout(t, -0.5f, false, 1));
+    mt_dropout_layer drop = {.p = 0.25f};
+    EXPECT_STATUS(MT_ERR_NULL, "mt_dropout_layer_init", mt_dropout_layer_init(NULL, 0.5f, 1));
+    EXPECT_STATUS(MT_ERR_INVALID_ARG, "mt_dropout_layer_init", mt_dropout_layer_init(&drop, 2.0f, 1));
+    if (drop.p != 0.25f) t_violation("a failed mt_dropout_layer_init wrote *layer");
+    EXPECT_STATUS(MT_ERR_NULL, "mt_dropout_layer_train", mt_dropout_layer_train(NULL, false));
+    EXPECT_NULL(MT_ERR_NULL, "mt_dropout_layer_forward", mt_dropout_layer_forward(NULL, t));
+    EXPECT_NULL(MT_ERR_NULL, "mt_dropout_layer_forward", mt_dropout_layer_forward(&drop, NULL));
+    mt_params_free(&params);
+    mt_release(t);
+    mt_release(v);
+}
+
 /* ==== the tests ==== */
 
 static void run_group(void (*group)(void), const char *name)
@@ -860,6 +950,7 @@ Test(contract, autodiff) { run_group(audit_autodiff, "autodiff"); }
 Test(contract, memory_and_scopes) { run_group(audit_memory, "memory and scopes"); }
 Test(contract, runtime) { run_group(audit_runtime, "runtime"); }
 Test(contract, nn) { run_group(audit_nn, "nn"); }
+Test(contract, nn_training) { run_group(audit_nn_training, "nn training"); }
 
 /* An operation given a NULL tensor keeps the error already recorded (the chain rule of error.h),
  * and successful calls leave a recorded error alone. */
@@ -937,7 +1028,7 @@ Test(contract, every_public_function_is_audited)
 {
     void (*groups[])(void) = {audit_creation, audit_inspection, audit_index_helpers, audit_views,
                               audit_ops,      audit_autodiff,   audit_memory,        audit_runtime,
-                              audit_nn};
+                              audit_nn,       audit_nn_training};
     for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++) groups[i]();
     /* every header of the core library (dist.h belongs to the separate MPI library, audited by
      * its own tests) */

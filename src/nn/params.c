@@ -1,4 +1,5 @@
 /* Parameters, the Linear layer and SGD. */
+#include <limits.h>
 #include <math.h>
 
 #include "minitorch/autodiff.h"
@@ -7,20 +8,31 @@
 #include "minitorch/ops.h"
 #include "runtime/alloc.h"
 #include "runtime/error.h"
+#include "runtime/random.h"
 #include "runtime/runtime.h"
 #include "tensor/tensor_internal.h"
+
+/* Makes room for `extra` more parameters, so that many mt_params_add calls cannot fail. */
+static mt_status params_reserve(const char *fn, mt_params *params, int extra)
+{
+    if (params->count + extra <= params->capacity) return MT_OK;
+    if (params->count > INT_MAX / 2 - extra)
+        return mti_fail(MT_ERR_OVERFLOW, fn, "the list cannot hold more than %d parameters", INT_MAX / 2);
+    int capacity = params->capacity ? params->capacity * 2 : 8;
+    if (capacity < params->count + extra) capacity = params->count + extra;
+    mt_tensor **items = mti_realloc(params->items, sizeof *items * (size_t)capacity);
+    if (!items) return mti_fail(MT_ERR_NO_MEMORY, fn, "cannot grow the list");
+    params->items = items;
+    params->capacity = capacity;
+    return MT_OK;
+}
 
 mt_status mt_params_add(mt_params *params, mt_tensor *t)
 {
     if (!params) return mti_fail_null("mt_params_add", "params");
     if (!t) return mti_fail_null("mt_params_add", "t");
-    if (params->count == params->capacity) {
-        int capacity = params->capacity ? params->capacity * 2 : 8;
-        mt_tensor **items = mti_realloc(params->items, sizeof *items * (size_t)capacity);
-        if (!items) return mti_fail(MT_ERR_NO_MEMORY, "mt_params_add", "cannot grow the list");
-        params->items = items;
-        params->capacity = capacity;
-    }
+    mt_status status = params_reserve("mt_params_add", params, 1);
+    if (status != MT_OK) return status;
     params->items[params->count++] = mti_ref(t);
     return MT_OK;
 }
@@ -40,28 +52,70 @@ mt_status mt_params_zero_grad(const mt_params *params)
     return MT_OK;
 }
 
-mt_status mt_linear_layer_init(mt_linear_layer *layer, int64_t in, int64_t out, uint64_t seed,
-                               mt_params *params)
+/* The weight (in, out) and bias (out) of a layer, initialised as `init` says. */
+static mt_status make_linear(const char *fn, int64_t in, int64_t out, mt_linear_init init,
+                             uint64_t seed, mt_tensor **weight, mt_tensor **bias)
 {
-    static const char fn[] = "mt_linear_layer_init";
-    if (!layer) return mti_fail_null(fn, "layer");
     int64_t wshape[2] = {in, out};
-    mt_tensor *weight = mti_tensor_uniform(fn, 2, wshape, -0.5f, 0.5f, seed);
-    mt_tensor *bias = weight ? mti_tensor_full(fn, 1, &wshape[1], 0.1f) : NULL;
-    if (!bias) {
-        mti_unref(weight);
-        return mt_last_status();
+    if (init == MT_LINEAR_INIT_MINITORCH) {
+        *weight = mti_tensor_uniform(fn, 2, wshape, -0.5f, 0.5f, seed);
+        *bias = *weight ? mti_tensor_full(fn, 1, &wshape[1], 0.1f) : NULL;
+    } else { /* PyTorch's nn.Linear.reset_parameters, with fan_in = in (weight is (in, out)) */
+        *weight = mti_tensor_empty(fn, 2, wshape);
+        *bias = *weight ? mti_tensor_empty(fn, 1, &wshape[1]) : NULL;
+        if (*bias) {
+            const uint64_t key = mti_random_key(seed);
+            const float bound = (float)(1.0 / sqrt((double)in));
+            mt_init_kaiming_uniform(*weight, sqrtf(5.0f), MT_FAN_IN, MT_NONLINEARITY_LEAKY_RELU,
+                                    mti_random_bits(key, 0));
+            mt_init_uniform(*bias, -bound, bound, mti_random_bits(key, 1));
+        }
+    }
+    if (*bias) return MT_OK;
+    mti_unref(*weight);
+    *weight = NULL;
+    return mt_last_status();
+}
+
+static mt_status linear_layer_init(const char *fn, mt_linear_layer *layer, int64_t in, int64_t out,
+                                   mt_linear_init init, uint64_t seed, mt_params *params)
+{
+    if (!layer) return mti_fail_null(fn, "layer");
+    if (init != MT_LINEAR_INIT_TORCH && init != MT_LINEAR_INIT_MINITORCH)
+        return mti_fail(MT_ERR_INVALID_ARG, fn, "%d is not an mt_linear_init", (int)init);
+    mt_tensor *weight, *bias;
+    mt_status status = make_linear(fn, in, out, init, seed, &weight, &bias);
+    /* room for both parameters first, so the list gains both or neither */
+    if (status == MT_OK && params) status = params_reserve(fn, params, 2);
+    if (status != MT_OK) {
+        if (weight) {
+            mti_unref(weight);
+            mti_unref(bias);
+        }
+        return status;
     }
     mt_set_requires_grad(weight, true);
     mt_set_requires_grad(bias, true);
-    if (params && (mt_params_add(params, weight) != MT_OK || mt_params_add(params, bias) != MT_OK)) {
-        mti_unref(weight);
-        mti_unref(bias);
-        return mt_last_status();
+    if (params) {
+        params->items[params->count++] = mti_ref(weight);
+        params->items[params->count++] = mti_ref(bias);
     }
     layer->weight = weight;
     layer->bias = bias;
     return MT_OK;
+}
+
+mt_status mt_linear_layer_init(mt_linear_layer *layer, int64_t in, int64_t out, uint64_t seed,
+                               mt_params *params)
+{
+    return linear_layer_init("mt_linear_layer_init", layer, in, out, MT_LINEAR_INIT_MINITORCH,
+                             seed, params);
+}
+
+mt_status mt_linear_layer_init_with(mt_linear_layer *layer, int64_t in, int64_t out,
+                                    mt_linear_init init, uint64_t seed, mt_params *params)
+{
+    return linear_layer_init("mt_linear_layer_init_with", layer, in, out, init, seed, params);
 }
 
 mt_tensor *mt_linear_layer_forward(const mt_linear_layer *layer, mt_tensor *x)
