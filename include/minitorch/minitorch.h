@@ -13,5 +13,6 @@
 #include "autodiff.h"
 #include "runtime.h"
 #include "nn.h"
+#include "safetensors.h"
 
 #endif
