@@ -166,15 +166,11 @@ static mt_status read_metadata(mti_json *j, mti_st_header *h, int *capacity)
     return mti_json_expect(j, '}', "or ',' in __metadata__");
 }
 
-/* The top-level object: tensors and at most one "__metadata__". */
-static mt_status read_top(mti_json *j, mti_st_header *h)
+/* The members of the top-level object: tensors and at most one "__metadata__". */
+static mt_status read_members(mti_json *j, mti_st_header *h)
 {
-    /* like the reference implementation, the header must start with '{' (no leading space) */
-    if (j->at >= j->end || *j->at != '{') return mti_json_fail(j, "the header must start with '{'");
-    j->at++;
     int capacity = 0, metadata_capacity = 0;
     bool have_metadata = false;
-    if (mti_json_accept(j, '}')) return MT_OK;
     do {
         const unsigned char *at = j->at;
         char *name;
@@ -202,8 +198,19 @@ static mt_status read_top(mti_json *j, mti_st_header *h)
         }
         if (status != MT_OK) return status;
     } while (mti_json_accept(j, ','));
-    mt_status status = mti_json_expect(j, '}', "or ',' after a tensor");
-    if (status != MT_OK) return status;
+    return mti_json_expect(j, '}', "or ',' after a tensor");
+}
+
+/* The top-level object. */
+static mt_status read_top(mti_json *j, mti_st_header *h)
+{
+    /* like the reference implementation, the header must start with '{' (no leading space) */
+    if (j->at >= j->end || *j->at != '{') return mti_json_fail(j, "the header must start with '{'");
+    j->at++;
+    if (!mti_json_accept(j, '}')) {
+        mt_status status = read_members(j, h);
+        if (status != MT_OK) return status;
+    }
     mti_json_skip_space(j); /* the header may be padded with spaces */
     if (j->at != j->end) return mti_json_fail(j, "unexpected content after the header's object");
     return MT_OK;
