@@ -1,7 +1,10 @@
 /* libFuzzer target for the safetensors reader.
  *
  * The input bytes are a whole file, opened with mt_safetensors_open_memory (the same header
- * checks mt_safetensors_open runs on a file's bytes). Every input must either be refused with
+ * checks mt_safetensors_open runs on a file's bytes). An input starting with the byte '#' is
+ * framed instead: "#<json>\0<data>" becomes the file <8-byte length of json><json><data>, so
+ * mutations of the JSON keep a consistent length prefix and reach the later checks and the
+ * data more often. Every file must either be refused with
  * MT_ERR_FORMAT (or MT_ERR_NO_MEMORY) and a message "mt_safetensors_open_memory: ...", or open
  * into a handle whose content satisfies the format's rules, checked here independently:
  *   - names are non-empty-pointer strings, unique, and found by every query;
@@ -123,6 +126,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *bytes, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *bytes, size_t size)
 {
     int64_t live = live_tensors();
+    uint8_t *framed = NULL;
+    const uint8_t *separator = size > 0 && bytes[0] == '#' ? memchr(bytes, 0, size) : NULL;
+    if (separator) {
+        size_t json = (size_t)(separator - bytes) - 1, data = size - json - 2;
+        framed = malloc(8 + json + data + 1);
+        if (!framed) return 0;
+        for (int i = 0; i < 8; i++) framed[i] = (uint8_t)((uint64_t)json >> (8 * i));
+        memcpy(framed + 8, bytes + 1, json);
+        memcpy(framed + 8 + json, separator + 1, data);
+        bytes = framed;
+        size = 8 + json + data;
+    }
     mt_clear_error();
     mt_safetensors *f = mt_safetensors_open_memory(bytes, size);
     if (!f) {
@@ -134,6 +149,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *bytes, size_t size)
         check_handle(f, bytes, size);
         mt_safetensors_close(f);
     }
+    free(framed);
     if (live_tensors() != live) finding("%lld tensors left behind", (long long)(live_tensors() - live));
     return 0;
 }
