@@ -64,7 +64,8 @@ MT_API mt_status mt_save_safetensors(const char *path, int n, const char *const 
 
 /* ---- reading ---- */
 
-/** An open safetensors file: its checked header, and the data read on demand. */
+/** An open safetensors file: its checked header, and the data read on demand. A handle is not
+ *  changed by reading, so several threads may read from one handle at once. */
 typedef struct mt_safetensors mt_safetensors;
 
 /** Opens `path`, reads and checks its whole header and the file's size (see the top of this
