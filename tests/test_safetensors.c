@@ -339,6 +339,45 @@ Test(safetensors, loads_a_file_written_from_the_spec)
     free(bytes);
 }
 
+/* JSON forms a valid header may use: any JSON whitespace, a null __metadata__, every escape
+ * (upper- and lower-case hex), raw multi-byte UTF-8, unknown fields of every kind, a huge dim
+ * product that still fits. */
+Test(safetensors, accepts_every_json_form)
+{
+    const char *json =
+        "{\r\n\t\"__metadata__\" :\tnull ,\n"
+        " \"\\b\\f\\n\\r\\t\\/\\\\\\u00C9\\u00e9\xe2\x82\xac\xf0\x9f\x98\x80\" : {"
+        "\"x\": [true, false, null, 0, -0, 1.5e-3, 2E+2, \"s\", {}, []], "
+        "\"data_offsets\" : [ 0 , 8 ] , \"dtype\" : \"F32\" , \"shape\" : [ 2 ] } }\n\r\t ";
+    const float values[] = {-1.0f, 0.25f};
+    size_t size;
+    unsigned char *bytes = image(json, values, 2, 0, &size);
+    mt_safetensors *f = mt_safetensors_open_memory(bytes, size);
+    cr_assert_not_null(f, "%s", mt_last_error());
+    const char *name = "\b\f\n\r\t/\\\xc3\x89\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80";
+    cr_assert_str_eq(mt_safetensors_name(f, 0), name);
+    cr_assert_eq(mt_safetensors_metadata_count(f), 0);
+    mt_tensor *t = mt_safetensors_get(f, name);
+    cr_assert_not_null(t, "%s", mt_last_error());
+    t_expect_exact("escaped name", t, values);
+    mt_release(t);
+    mt_safetensors_close(f);
+    free(bytes);
+
+    /* the same name, with its control characters, survives the library's own writer */
+    mt_tensor *x = mt_from_data(MT_DIMS(2), values);
+    const char *path = in_dir("names.safetensors");
+    const char *names[] = {name, "\x01\x1f\x7f"};
+    mt_tensor *tensors[] = {x, x};
+    cr_assert_eq(mt_save_safetensors(path, 2, names, tensors, NULL), MT_OK, "%s", mt_last_error());
+    f = mt_safetensors_open(path);
+    cr_assert_not_null(f, "%s", mt_last_error());
+    cr_assert_str_eq(mt_safetensors_name(f, 0), name);
+    cr_assert_str_eq(mt_safetensors_name(f, 1), "\x01\x1f\x7f");
+    mt_safetensors_close(f);
+    mt_release(x);
+}
+
 /* A file the library writes, read back by the test's own reader. */
 Test(safetensors, written_file_follows_the_spec)
 {
