@@ -55,7 +55,7 @@ mt_safetensors *mt_safetensors_open_memory(const void *bytes, size_t size)
         return mti_fail(MT_ERR_FORMAT, fn, "%zu bytes is too short for a safetensors file (8-byte "
                         "header length first)", size), NULL;
     const unsigned char *p = bytes;
-    uint64_t length = mti_st_load_le64(p), data_size;
+    uint64_t length = mti_st_load_le64(p), data_size = 0;
     if (check_lengths(fn, size, length, &data_size) != MT_OK) return NULL;
     return make_handle(fn, p + 8, length, data_size, -1, p);
 }
@@ -240,9 +240,13 @@ static mt_status read_all(const char *fn, const mt_safetensors *f, int n,
     if (n > 0 && !names) return mti_fail_null(fn, "names");
     if (n > 0 && !dsts) return mti_fail_null(fn, "dsts");
     const mti_st_entry **entries = mti_calloc((size_t)(n ? n : 1), sizeof *entries);
+    /* staging buffers come from the storage cache: a repeated load reuses them instead of
+     * faulting in fresh pages (which costs more than the copy) */
     float **staging = mti_calloc((size_t)(n ? n : 1), sizeof *staging);
-    mt_status status = entries && staging ? MT_OK
-                                          : mti_fail(MT_ERR_NO_MEMORY, fn, "cannot allocate a table");
+    size_t *capacities = mti_calloc((size_t)(n ? n : 1), sizeof *capacities);
+    mt_status status = entries && staging && capacities
+                           ? MT_OK
+                           : mti_fail(MT_ERR_NO_MEMORY, fn, "cannot allocate a table");
     for (int i = 0; status == MT_OK && i < n; i++) {
         if (!names[i]) status = mti_fail(MT_ERR_NULL, fn, "name %d is NULL", i);
         else if (!dsts[i]) status = mti_fail(MT_ERR_NULL, fn, "destination %d is NULL", i);
@@ -250,7 +254,7 @@ static mt_status read_all(const char *fn, const mt_safetensors *f, int n,
         if (status == MT_OK) status = check_destination(fn, entries[i], dsts[i]);
     }
     for (int i = 0; status == MT_OK && i < n; i++) {
-        staging[i] = mti_malloc(sizeof(float) * (size_t)entries[i]->numel);
+        staging[i] = mti_buffer_alloc(sizeof(float) * (size_t)entries[i]->numel, &capacities[i]);
         if (!staging[i])
             status = mti_fail(MT_ERR_NO_MEMORY, fn, "cannot allocate %lld floats for \"%.100s\"",
                               (long long)entries[i]->numel, entries[i]->name);
@@ -258,7 +262,9 @@ static mt_status read_all(const char *fn, const mt_safetensors *f, int n,
             status = read_values(fn, f, entries[i], staging[i]);
     }
     for (int i = 0; status == MT_OK && i < n; i++) write_into(dsts[i], staging[i]);
-    for (int i = 0; staging && i < n; i++) mti_free(staging[i]);
+    for (int i = 0; staging && capacities && i < n; i++)
+        if (staging[i]) mti_buffer_free(staging[i], capacities[i]);
+    mti_free(capacities);
     mti_free(staging);
     mti_free(entries);
     return status;
