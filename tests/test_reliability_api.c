@@ -1023,12 +1023,43 @@ Test(contract, dataset_without_arrays)
     t_violations_check("dataset without arrays");
 }
 
+/* safetensors.h: NULL handles and arguments (hostile files are covered by test_safetensors). */
+static void audit_safetensors(void)
+{
+    mt_tensor *t = mt_zeros(MT_DIMS(2));
+    const char *names[] = {"x"};
+    mt_tensor *tensors[] = {t};
+    EXPECT_STATUS(MT_ERR_NULL, "mt_save_safetensors", mt_save_safetensors(NULL, 1, names, tensors, NULL));
+    EXPECT_TRUE("mt_safetensors_open", mt_safetensors_open(NULL) == NULL && mt_last_status() == MT_ERR_NULL);
+    mt_clear_error();
+    EXPECT_TRUE("mt_safetensors_open_memory",
+                mt_safetensors_open_memory(NULL, 8) == NULL && mt_last_status() == MT_ERR_NULL);
+    mt_clear_error();
+    mt_safetensors_close(NULL);
+    EXPECT_TRUE("mt_safetensors_close", mt_last_status() == MT_OK);
+    EXPECT_TRUE("mt_safetensors_count", mt_safetensors_count(NULL) < 0 || mt_last_status() == MT_ERR_NULL);
+    EXPECT_TRUE("mt_safetensors_name", mt_safetensors_name(NULL, 0) == NULL);
+    int ndim;
+    int64_t shape[MT_MAX_DIMS];
+    EXPECT_STATUS(MT_ERR_NULL, "mt_safetensors_shape", mt_safetensors_shape(NULL, "x", &ndim, shape));
+    EXPECT_NULL(MT_ERR_NULL, "mt_safetensors_get", mt_safetensors_get(NULL, "x"));
+    EXPECT_STATUS(MT_ERR_NULL, "mt_safetensors_read_into", mt_safetensors_read_into(NULL, "x", t));
+    EXPECT_STATUS(MT_ERR_NULL, "mt_safetensors_read_many", mt_safetensors_read_many(NULL, 1, names, tensors));
+    EXPECT_TRUE("mt_safetensors_metadata", mt_safetensors_metadata(NULL, "k") == NULL);
+    EXPECT_TRUE("mt_safetensors_metadata_count", mt_safetensors_metadata_count(NULL) <= 0);
+    EXPECT_TRUE("mt_safetensors_metadata_key", mt_safetensors_metadata_key(NULL, 0) == NULL);
+    EXPECT_STATUS(MT_ERR_NULL, "mt_params_save", mt_params_save(NULL, NULL, NULL));
+    EXPECT_STATUS(MT_ERR_NULL, "mt_params_load", mt_params_load(NULL, NULL, NULL));
+    mt_release(t);
+    t_violations_check("safetensors");
+}
+
 /* Every MT_API function of the public headers is audited above. */
 Test(contract, every_public_function_is_audited)
 {
     void (*groups[])(void) = {audit_creation, audit_inspection, audit_index_helpers, audit_views,
                               audit_ops,      audit_autodiff,   audit_memory,        audit_runtime,
-                              audit_nn,       audit_nn_training};
+                              audit_nn,       audit_nn_training, audit_safetensors};
     for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++) groups[i]();
     /* every header of the core library (dist.h belongs to the separate MPI library, audited by
      * its own tests) */

@@ -32,7 +32,8 @@ typedef enum mt_status {
     MT_ERR_AUTODIFF,        /* backward or gradient misuse */
     MT_ERR_SCOPE,           /* scope misuse: ending scopes out of order, releasing a scope's reference */
     MT_ERR_BACKEND,         /* unknown backend, or a backend could not run */
-    MT_ERR_IO               /* reading or writing a file failed */
+    MT_ERR_IO,              /* reading or writing a file failed */
+    MT_ERR_FORMAT           /* a file's content is malformed or unsupported */
 } mt_status;
 
 /** A short static description of a status, e.g. "shapes cannot be broadcast". */

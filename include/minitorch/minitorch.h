@@ -15,5 +15,6 @@
 #include "runtime.h"
 #include "nn.h"
 #include "debug.h"
+#include "safetensors.h"
 
 #endif

@@ -67,6 +67,7 @@ const char *mt_strerror(mt_status status)
     case MT_ERR_SCOPE: return "scope misuse";
     case MT_ERR_BACKEND: return "backend error";
     case MT_ERR_IO: return "input/output error";
+    case MT_ERR_FORMAT: return "malformed or unsupported file content";
     }
     return "unknown status";
 }
