@@ -21,7 +21,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: minitorch-bench [options]\n"
-            "  --suite NAME   run this suite (repeatable; default: all)\n"
+            "  --suite NAME   run this suite (repeatable; default: all but those run on request)\n"
             "  --quick        reduced sizes and repeats (whole run well under 30 s)\n"
             "  --repeat N     timed runs per case (default 11, --quick 5); the median is shown\n"
             "                 (the longest matmul cases and the training epochs use their own\n"
@@ -198,7 +198,7 @@ int main(int argc, char **argv)
     }
     if (chosen_count == 0 && shape_count == 0)
         for (const bench_suite *const *s = bench_suite_list; *s && chosen_count < 64; s++)
-            chosen[chosen_count++] = *s;
+            if (!bench_suite_on_request(*s)) chosen[chosen_count++] = *s;
 
     bench_config config = {.quick = quick};
     const char *only = getenv("MINITORCH_BACKEND");
