@@ -103,6 +103,25 @@ void loop_sum_rows(float *restrict out, const float *restrict a, int64_t rows, i
     }
 }
 
+void loop_sum_inner(float *restrict out, const float *restrict a, int64_t outer, int64_t len,
+                    int64_t inner, int threads)
+{
+    enum { BLOCK = 256 };
+    const int64_t blocks = (inner + BLOCK - 1) / BLOCK;
+#pragma omp parallel for num_threads(threads) collapse(2)
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t blk = 0; blk < blocks; blk++) {
+            const int64_t j0 = blk * BLOCK, j1 = j0 + BLOCK < inner ? j0 + BLOCK : inner;
+            float *restrict row = out + o * inner;
+            for (int64_t j = j0; j < j1; j++) row[j] = 0.0f;
+            for (int64_t l = 0; l < len; l++) {
+                const float *restrict in = a + (o * len + l) * inner;
+#pragma omp simd
+                for (int64_t j = j0; j < j1; j++) row[j] += in[j];
+            }
+        }
+}
+
 void loop_chain_sigmoid(float *restrict s, float *restrict dw, float *restrict db,
                         const float *restrict x, const float *restrict w, const float *restrict b,
                         int64_t rows, int64_t cols)

@@ -34,6 +34,11 @@ void loop_add_transposed_untiled(float *restrict out, const float *restrict at,
 void loop_sum_rows(float *restrict out, const float *restrict a, int64_t rows, int64_t cols,
                    int threads);
 
+/* out[o][i] = sum over l of a[o][l][i] for a (outer, len, inner): a sum over a dim that is not
+ * the last. Blocks of 256 outputs accumulate together so the reads of `a` stay in order. */
+void loop_sum_inner(float *restrict out, const float *restrict a, int64_t outer, int64_t len,
+                    int64_t inner, int threads);
+
 /* The small chain s = sigmoid(x w + b) for x (rows, 2), w (2, cols), b (cols), with the gradients
  * a ones gradient from above gives: dw = x^T (s (1 - s)) (2, cols), db = column sums of s (1 - s).
  * One thread (it is tiny); vectorized over the columns. */

@@ -1,6 +1,6 @@
 /* minitorch-bench: runs the benchmark suites and prints one table per suite.
  *
- *   minitorch-bench [--suite NAME]... [--quick] [--repeat N] [--threads N]
+ *   minitorch-bench [--suite NAME]... [--shape SPEC]... [--quick] [--repeat N] [--threads N]
  *                   [--json FILE] [--csv FILE] [--plot DIR] [--help]
  *
  * Every figure is the median of repeated timed runs, shown with its ratio to a baseline measured
@@ -14,13 +14,14 @@
 #include <unistd.h>
 
 #include "plot.h"
+#include "shape.h"
 #include "suites.h"
 
 static void usage(FILE *out)
 {
     fprintf(out,
             "usage: minitorch-bench [options]\n"
-            "  --suite NAME   run this suite (repeatable; default: all)\n"
+            "  --suite NAME   run this suite (repeatable; default: all but those run on request)\n"
             "  --quick        reduced sizes and repeats (whole run well under 30 s)\n"
             "  --repeat N     timed runs per case (default 11, --quick 5); the median is shown\n"
             "                 (the longest matmul cases and the training epochs use their own\n"
@@ -30,6 +31,9 @@ static void usage(FILE *out)
             "  --csv FILE     also write the results as CSV\n"
             "  --plot DIR     after the run, write gnuplot data and scripts to DIR and draw PNG\n"
             "                 charts with gnuplot (skipped with a message if it is not installed)\n"
+            "%s",
+            bench_shape_help);
+    fprintf(out,
             "  --help         this text\n"
             "MINITORCH_BACKEND=naive|blas restricts the library cases to one backend.\n"
             "suites:\n");
@@ -129,6 +133,9 @@ int main(int argc, char **argv)
     const char *json_path = NULL, *csv_path = NULL, *plot_dir = NULL;
     const bench_suite *chosen[64];
     int chosen_count = 0;
+    enum { MAX_SHAPES = 32 };
+    bench_shape shapes[MAX_SHAPES];
+    int shape_count = 0;
 
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
@@ -145,7 +152,8 @@ int main(int argc, char **argv)
         }
         bool takes_value = strcmp(name, "--suite") == 0 || strcmp(name, "--repeat") == 0 ||
                            strcmp(name, "--threads") == 0 || strcmp(name, "--json") == 0 ||
-                           strcmp(name, "--csv") == 0 || strcmp(name, "--plot") == 0;
+                           strcmp(name, "--csv") == 0 || strcmp(name, "--plot") == 0 ||
+                           strcmp(name, "--shape") == 0;
         if (takes_value && !value) {
             if (i + 1 >= argc) return bad_usage("%s needs a value", name);
             value = argv[++i];
@@ -166,6 +174,11 @@ int main(int argc, char **argv)
             bool already = false;
             for (int k = 0; k < chosen_count; k++) already |= chosen[k] == found;
             if (!already && chosen_count < 64) chosen[chosen_count++] = found;
+        } else if (strcmp(name, "--shape") == 0) {
+            if (shape_count == MAX_SHAPES) return bad_usage("more than 32 --shape options%s", "");
+            char error[256];
+            if (!bench_shape_parse(value, &shapes[shape_count++], error, sizeof error))
+                return bad_usage("%s", error);
         } else if (strcmp(name, "--repeat") == 0) {
             if (!parse_count(value, &repeats))
                 return bad_usage("--repeat needs a count from 1 to 1024, not \"%s\"", value);
@@ -183,9 +196,9 @@ int main(int argc, char **argv)
             return bad_usage("unknown option \"%s\"", arg);
         }
     }
-    if (chosen_count == 0)
+    if (chosen_count == 0 && shape_count == 0)
         for (const bench_suite *const *s = bench_suite_list; *s && chosen_count < 64; s++)
-            chosen[chosen_count++] = *s;
+            if (!bench_suite_on_request(*s)) chosen[chosen_count++] = *s;
 
     bench_config config = {.quick = quick};
     const char *only = getenv("MINITORCH_BACKEND");
@@ -230,6 +243,7 @@ int main(int argc, char **argv)
     cpu_usage before = cpu_usage_now();
     double start = bench_now();
     for (int k = 0; k < chosen_count; k++) chosen[k]->run(&config);
+    for (int k = 0; k < shape_count; k++) bench_shape_run(&shapes[k], &config);
     double elapsed = bench_now() - start;
     cpu_usage after = cpu_usage_now();
 

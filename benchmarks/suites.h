@@ -18,7 +18,12 @@
     X(elementwise)      \
     X(matmul)           \
     X(autodiff)         \
-    X(train)
+    X(train)            \
+    X(contention)
+
+/* Suites left out of the default run (they run when named with --suite). */
+#define BENCH_SUITES_ON_REQUEST(X) \
+    X(contention)
 
 enum { BENCH_MAX_BACKENDS = 2 };
 
@@ -42,6 +47,8 @@ BENCH_SUITES(BENCH_DECLARE_SUITE)
 
 /* The registered suites, NULL-terminated. */
 extern const bench_suite *const bench_suite_list[];
+/* True for a suite of BENCH_SUITES_ON_REQUEST. */
+bool bench_suite_on_request(const bench_suite *suite);
 
 /* ---- helpers for the suites (util.c) ---- */
 

@@ -21,15 +21,36 @@
 #include "error.h"
 #include "export.h"
 
+#define MT_MAX_DIMS 8
+
+#ifndef __cplusplus
+/** Expands to `ndim, shape` for the listed sizes: mt_zeros(MT_DIMS(2, 3)). The shape is a
+ *  compound literal, which lives until the end of the enclosing block. */
+#define MT_DIMS(...) \
+    (int)(sizeof((const int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), (const int64_t[]){__VA_ARGS__}
+#else
+/* C++ has no compound literals. There MT_DIMS builds a temporary holding the sizes, each
+ * converted to int64_t as C would (so int, size_t or int64_t variables all work), and passes a
+ * pointer into it. A temporary lives until the end of the full-expression that created it, so
+ * the pointer is valid for the call it is an argument of — which is all a shape argument needs
+ * (every function copies the shape before returning). Do not store it:
+ *     const int64_t *bad = mt_dims_cxx(2, 3).sizes;   // dangles at the semicolon */
+template <int N>
+struct mt_dims_cxx_array {
+    int64_t sizes[N];
+};
+template <typename... Sizes>
+inline mt_dims_cxx_array<(int)sizeof...(Sizes)> mt_dims_cxx(Sizes... sizes)
+{
+    return {{static_cast<int64_t>(sizes)...}};
+}
+#define MT_DIMS(...) \
+    (int)(sizeof(mt_dims_cxx(__VA_ARGS__).sizes) / sizeof(int64_t)), mt_dims_cxx(__VA_ARGS__).sizes
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-#define MT_MAX_DIMS 8
-
-/** Expands to `ndim, shape` for the listed sizes: mt_zeros(MT_DIMS(2, 3)). */
-#define MT_DIMS(...) \
-    (int)(sizeof((const int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), (const int64_t[]){__VA_ARGS__}
 
 typedef struct mt_tensor mt_tensor;
 
