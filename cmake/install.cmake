@@ -43,3 +43,23 @@ foreach(kind LIBDIR INCLUDEDIR)
 endforeach()
 configure_file(${PROJECT_SOURCE_DIR}/cmake/minitorch.pc.in ${PROJECT_BINARY_DIR}/minitorch.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/minitorch.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+
+# The MPI component: libminitorch_mpi, its own export set (find_package(minitorch COMPONENTS mpi)
+# loads it, giving minitorch::mpi) and minitorch-mpi.pc.
+if(MINITORCH_MPI)
+  install(TARGETS minitorch_mpi EXPORT minitorchMpiTargets
+    LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+    INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+  install(EXPORT minitorchMpiTargets NAMESPACE minitorch:: DESTINATION ${MINITORCH_CMAKE_DIR})
+  # Open MPI's compile and link flags, as CMake found them, for pkg-config users.
+  set(MINITORCH_PC_MPI_CFLAGS "")
+  foreach(dir IN LISTS MPI_C_INCLUDE_DIRS)
+    string(APPEND MINITORCH_PC_MPI_CFLAGS " -I${dir}")
+  endforeach()
+  set(MINITORCH_PC_MPI_LIBS "")
+  foreach(lib IN LISTS MPI_C_LIBRARIES)
+    string(APPEND MINITORCH_PC_MPI_LIBS " ${lib}")
+  endforeach()
+  configure_file(${PROJECT_SOURCE_DIR}/cmake/minitorch-mpi.pc.in ${PROJECT_BINARY_DIR}/minitorch-mpi.pc @ONLY)
+  install(FILES ${PROJECT_BINARY_DIR}/minitorch-mpi.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+endif()

@@ -9,6 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "train_dist.h"
+
 typedef struct options {
     mt_dataset_kind dataset;
     int64_t pts, hidden, epochs, batch;
@@ -16,6 +18,7 @@ typedef struct options {
     uint64_t seed;
     const char *backend, *csv;
     int threads, log_every;
+    bool distributed;
 } options;
 
 static void usage(FILE *out)
@@ -34,6 +37,9 @@ static void usage(FILE *out)
             "  --threads N      kernel threads, 0 = OMP_NUM_THREADS       (default 0)\n"
             "  --log-every N    print a line every N epochs                (default 10)\n"
             "  --csv FILE       write epoch,loss,correct,total,seconds for every epoch to FILE\n"
+            "  --distributed    data-parallel over MPI: run as `mpirun -np N minitorch-train\n"
+            "                   --distributed ...`; each rank takes its part of every batch,\n"
+            "                   gradients are averaged; rank 0 prints (needs the MPI build)\n"
             "  --help           this text\n"
             "Prints a line every N epochs (epoch, loss, correct/total, seconds per epoch), and a\n"
             "summary with the median and mean time per epoch after the first.\n");
@@ -57,12 +63,16 @@ static int parse_int(const char *text, int64_t min, int64_t *out)
 
 static int parse(int argc, char **argv, options *o)
 {
-    *o = (options){MT_DATASET_SPLIT, 50, 100, 500, 10, 0.05f, 1, NULL, NULL, 0, 10};
+    *o = (options){MT_DATASET_SPLIT, 50, 100, 500, 10, 0.05f, 1, NULL, NULL, 0, 10, false};
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         if (strcmp(arg, "--help") == 0) {
             usage(stdout);
             exit(0);
+        }
+        if (strcmp(arg, "--distributed") == 0) {
+            o->distributed = true;
+            continue;
         }
         if (i + 1 >= argc) return bad("missing value or unknown option", arg);
         const char *value = argv[++i];
@@ -127,6 +137,10 @@ int main(int argc, char **argv)
     options o;
     int status = parse(argc, argv, &o);
     if (status) return status;
+    if (o.distributed && (status = train_dist_start(&argc, &argv)) != 0) return status;
+    /* distributed: every rank trains, rank 0 alone prints and writes the CSV */
+    const bool quiet = train_dist_rank() != 0;
+    if (quiet) o.csv = NULL;
     if ((o.backend && mt_set_backend_by_name(o.backend) != MT_OK) ||
         (o.threads && mt_set_num_threads(o.threads) != MT_OK)) {
         fprintf(stderr, "minitorch-train: %s\n", mt_last_error());
@@ -146,11 +160,17 @@ int main(int argc, char **argv)
         fprintf(stderr, "minitorch-train: %s\n", mt_last_error());
         return 1;
     }
-    printf("minitorch-train: dataset %s, %lld points, hidden %lld, rate %g, batch %lld, %lld epochs, "
-           "backend %s, %d threads\n",
-           mt_dataset_kind_name(o.dataset), (long long)data.n, (long long)o.hidden, (double)o.rate,
-           (long long)o.batch, (long long)o.epochs, mt_backend_name(mt_get_backend()),
-           mt_get_num_threads());
+    if (o.distributed && train_dist_broadcast(&model) != MT_OK) {
+        fprintf(stderr, "minitorch-train: %s\n", mt_last_error());
+        return 1;
+    }
+    if (!quiet)
+        printf("minitorch-train: dataset %s, %lld points, hidden %lld, rate %g, batch %lld, %lld "
+               "epochs, backend %s, %d threads\n",
+               mt_dataset_kind_name(o.dataset), (long long)data.n, (long long)o.hidden,
+               (double)o.rate, (long long)o.batch, (long long)o.epochs,
+               mt_backend_name(mt_get_backend()), mt_get_num_threads());
+    if (o.distributed && !quiet) printf("distributed: %d ranks (MPI)\n", train_dist_size());
 
     const int tty = isatty(fileno(stderr));
     mt_train_options train = {o.rate, o.batch, o.seed};
@@ -161,14 +181,16 @@ int main(int argc, char **argv)
     for (int64_t epoch = 1; epoch <= o.epochs && seconds; epoch++) {
         mt_epoch_result r;
         double start = now();
-        if (mt_mlp_train_epoch(&model, &data, &train, epoch, &r) != MT_OK) {
+        mt_status trained = o.distributed ? train_dist_epoch(&model, &data, &train, epoch, &r)
+                                          : mt_mlp_train_epoch(&model, &data, &train, epoch, &r);
+        if (trained != MT_OK) {
             fprintf(stderr, "minitorch-train: %s\n", mt_last_error());
             status = 1;
             break;
         }
         seconds[epoch - 1] = now() - start;
         loss = r.loss;
-        bool log = epoch % o.log_every == 0 || epoch == o.epochs;
+        bool log = !quiet && (epoch % o.log_every == 0 || epoch == o.epochs);
         if (log || csv) mt_mlp_evaluate(&model, &data, &correct);
         if (csv)
             fprintf(csv, "%lld,%.9g,%lld,%lld,%.9g\n", (long long)epoch, loss, (long long)correct,
@@ -179,11 +201,19 @@ int main(int argc, char **argv)
             printf("epoch %5lld  loss %10.6f  correct %5lld/%lld  %.3f ms/epoch\n", (long long)epoch,
                    loss, (long long)correct, (long long)data.n, seconds[epoch - 1] * 1e3);
             fflush(stdout);
-        } else if (tty) {
+        } else if (tty && !quiet) {
             fprintf(stderr, "\repoch %lld/%lld  loss %.6f", (long long)epoch, (long long)o.epochs, loss);
         }
     }
-    if (status == 0 && seconds) {
+    if (status == 0 && o.distributed) {
+        uint64_t checksum = 0;
+        bool same = false;
+        if (train_dist_checksum(&model, &checksum, &same) != MT_OK || !same) status = 1;
+        if (!quiet)
+            printf("parameters: checksum %016llx, %s on all %d ranks\n", (unsigned long long)checksum,
+                   same ? "identical" : "DIFFERENT", train_dist_size());
+    }
+    if (status == 0 && seconds && !quiet) {
         int64_t rest = o.epochs > 1 ? o.epochs - 1 : 1;
         double *after_first = seconds + (o.epochs > 1 ? 1 : 0), mean = 0;
         for (int64_t i = 0; i < rest; i++) mean += after_first[i];
@@ -199,5 +229,6 @@ int main(int argc, char **argv)
     if (csv) fclose(csv);
     mt_mlp_free(&model);
     mt_dataset_free(&data);
+    if (o.distributed) train_dist_stop();
     return status;
 }

@@ -10,9 +10,9 @@
 set -eu
 cd "$(dirname "$0")/.."
 if [ $# -eq 0 ]; then
-    sh third_party/install-deps.sh --valgrind --fuzz
+    sh third_party/install-deps.sh --valgrind --fuzz --mpi
 else
-    sh third_party/install-deps.sh
+    sh third_party/install-deps.sh --mpi
 fi
 build="${MINITORCH_TEST_BUILD:-build-test}"
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMINITORCH_SANITIZE=ON -DMINITORCH_WERROR=ON

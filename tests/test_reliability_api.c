@@ -728,6 +728,13 @@ static void audit_runtime(void)
     EXPECT_TRUE("mt_last_status", mt_last_status() == MT_OK);
     EXPECT_TRUE("mt_last_error", strcmp(mt_last_error(), "") == 0);
     cover("mt_clear_error");
+    EXPECT_STATUS(MT_ERR_NULL, "mt_set_error", mt_set_error(MT_ERR_DIST, NULL));
+    EXPECT_STATUS(MT_ERR_INVALID_ARG, "mt_set_error", mt_set_error(MT_OK, "x: y"));
+    EXPECT_STATUS(MT_ERR_INVALID_ARG, "mt_set_error", mt_set_error((mt_status)9999, "x: y"));
+    if (mt_set_error(MT_ERR_DIST, "mt_example: peer lost") != MT_ERR_DIST ||
+        mt_last_status() != MT_ERR_DIST || strcmp(mt_last_error(), "mt_example: peer lost") != 0)
+        t_violation("mt_set_error did not record the given status and message");
+    mt_clear_error();
 }
 
 /* ==== nn ==== */

@@ -4,6 +4,8 @@
 #   third_party/install-deps.sh --bench   also gnuplot, for the benchmark charts
 #   third_party/install-deps.sh --fuzz    also clang, its libFuzzer/sanitizer runtimes (libclang-rt-dev),
 #                                         its OpenMP (libomp-dev) and llvm-symbolizer (llvm)
+#   third_party/install-deps.sh --mpi     also Open MPI (openmpi-bin, libopenmpi-dev), for
+#                                         libminitorch_mpi and its tests
 # As root it runs apt-get; otherwise it prints the command to run and fails.
 set -eu
 
@@ -13,6 +15,7 @@ for option in "$@"; do
         --bench) packages="$packages gnuplot-nox" ;;
         --fuzz) packages="$packages clang libclang-rt-dev libomp-dev llvm" ;;
         --valgrind) packages="$packages valgrind" ;;
+        --mpi) packages="$packages openmpi-bin libopenmpi-dev" ;;
         *) echo "install-deps.sh: unknown option $option" >&2; exit 2 ;;
     esac
 done

@@ -33,7 +33,8 @@ typedef enum mt_status {
     MT_ERR_SCOPE,           /* scope misuse: ending scopes out of order, releasing a scope's reference */
     MT_ERR_BACKEND,         /* unknown backend, or a backend could not run */
     MT_ERR_IO,              /* reading or writing a file failed */
-    MT_ERR_FORMAT           /* a file's content is malformed or unsupported */
+    MT_ERR_FORMAT,          /* a file's content is malformed or unsupported */
+    MT_ERR_DIST             /* a distributed (MPI) operation failed or the ranks disagree */
 } mt_status;
 
 /** A short static description of a status, e.g. "shapes cannot be broadcast". */
@@ -47,6 +48,13 @@ MT_API const char *mt_last_error(void);
 
 /** Forget the last failure on this thread. */
 MT_API void mt_clear_error(void);
+
+/** Records a failure on this thread, as the library's own functions do, for libraries built on
+ *  minitorch (libminitorch_mpi reports MPI errors this way): mt_last_status() becomes `status`
+ *  and mt_last_error() a copy of `message` (truncated to 511 bytes; by convention
+ *  "<function>: <what happened>"). Returns `status`. MT_ERR_NULL for a NULL message and
+ *  MT_ERR_INVALID_ARG for MT_OK or a value that is not a status (recorded the same way). */
+MT_API mt_status mt_set_error(mt_status status, const char *message);
 
 #ifdef __cplusplus
 }

@@ -68,6 +68,7 @@ const char *mt_strerror(mt_status status)
     case MT_ERR_BACKEND: return "backend error";
     case MT_ERR_IO: return "input/output error";
     case MT_ERR_FORMAT: return "malformed or unsupported file content";
+    case MT_ERR_DIST: return "distributed operation failed";
     }
     return "unknown status";
 }
@@ -80,4 +81,15 @@ void mt_clear_error(void)
 {
     last_status = MT_OK;
     last_message[0] = '\0';
+}
+
+mt_status mt_set_error(mt_status status, const char *message)
+{
+    static const char fn[] = "mt_set_error";
+    if (!message) return mti_fail(MT_ERR_NULL, fn, "message is NULL");
+    if (status <= MT_OK || status > MT_ERR_DIST)
+        return mti_fail(MT_ERR_INVALID_ARG, fn, "%d is not a failure status", (int)status);
+    snprintf(last_message, sizeof last_message, "%s", message);
+    last_status = status;
+    return status;
 }
