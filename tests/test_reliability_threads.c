@@ -356,21 +356,5 @@ Test(threads, training_run_bitwise_for_1_2_3_threads_naive, .fini = reset_thread
     cr_assert_lt(runs[0].last_loss, 0.6, "the model learns something (loss %g)", runs[0].last_loss);
 }
 
-Test(threads, training_run_close_for_1_2_3_threads_blas, .fini = reset_threads)
-{
-    t_use_backend(1);
-    static run runs[3];
-    for (int t = 0; t < 3; t++) train(t + 1, &runs[t]);
-    for (int t = 1; t < 3; t++) {
-        double worst = 0;
-        for (int i = 0; i < TRAIN_PARAMS; i++) {
-            double a = runs[t].params[i], b = runs[0].params[i];
-            double err = fabs(a - b) / (1e-3 + fabs(b));
-            if (err > worst) worst = err;
-            cr_assert(fabs(a - b) <= 1e-3 + 1e-3 * fabs(b),
-                      "%d threads: parameter %d is %.9g, with 1 thread %.9g", t + 1, i, a, b);
-        }
-        cr_assert(fabs(runs[t].last_loss - runs[0].last_loss) <= 1e-4 + 1e-3 * runs[0].last_loss);
-        cr_log_info("blas, %d threads: largest relative parameter difference %.3g", t + 1, worst);
-    }
-}
+/* blas across thread counts: see test_reliability_inplace.c (one step's gradients within the
+ * summation-order bound; a whole trajectory amplifies rounding differences without bound). */

@@ -2,6 +2,7 @@
  * up, in place where only the pass holds the running sum. */
 #include "autodiff/accumulate.h"
 
+#include "autodiff/pass.h"
 #include "kernels/dispatch.h"
 #include "runtime/error.h"
 
@@ -13,6 +14,7 @@ void mti_add_into(mt_tensor *target, const mt_tensor *addend)
 {
     mti_strided o = mti_strided_of(target), a = mti_strided_of(target), b = mti_strided_of(addend);
     mti_run_zip(MTI_ZIP_ADD, MTI_NO_PARAMS, &o, &a, &b);
+    mti_bump_version(target);
 }
 
 /* *slot += g (slot holds a held reference or NULL). Consumes the reference `g`. */
@@ -69,7 +71,12 @@ mt_status mti_give_grad(const char *fn, mt_tensor *input, mt_tensor *contributio
         if (!fitted) return mt_last_status();
         g = fitted;
     }
-    return accumulate(fn, &input->backward_grad, g);
+    mt_tensor **slot = mti_pass_slot(mti_pass_current(), input);
+    if (!slot) { /* not reached by this pass: cannot happen for an input requiring grad */
+        mti_unref(g);
+        return mti_fail(MT_ERR_AUTODIFF, fn, "a gradient reached a tensor outside the pass");
+    }
+    return accumulate(fn, slot, g);
 }
 
 static mt_tensor *sum_to_shape(const char *fn, mt_tensor *g, int ndim, const int64_t *shape)

@@ -310,6 +310,69 @@ static mt_status backward_linear(const char *fn, const mti_node *node, mt_tensor
     return linear_gradient(fn, node->inputs[0], node->inputs[1], node->inputs[2], g);
 }
 
+/* Which recorded values each formula reads (bit i: input i; OUTPUT: the saved output), so that
+ * backward can refuse values changed in place since they were recorded. Named per binary
+ * backward / reduction / structural function: a new one without its entry does not compile. */
+#define OUTPUT 8u
+enum {
+    READS_add = 0, READS_sub = 0, READS_mul = 3, READS_div = 3, READS_constant = 0,
+    READS_sum = 0, READS_prod = 1, READS_max = 1 | OUTPUT,
+    READS_permute = 0, READS_view = 0, READS_expand = 0, READS_narrow = 0, READS_matmul = 3,
+    READS_linear = 3
+};
+static const unsigned reads_of[] = {
+#define UNARY_ROW(E, name, cost, saves) \
+    (MTI_SAVES_##saves == MTI_SAVES_INPUT ? 1u : MTI_SAVES_##saves == MTI_SAVES_OUTPUT ? OUTPUT : 0u),
+#define BINARY_ROW(E, name, cost, backward) READS_##backward,
+#define REDUCE_ROW(E, name, saves) READS_##name,
+#define STRUCTURAL_ROW(E, name) READS_##name,
+    MTI_UNARY_OPS(UNARY_ROW) MTI_BINARY_OPS(BINARY_ROW) MTI_REDUCE_OPS(REDUCE_ROW)
+    MTI_STRUCTURAL_FUNCTIONS(STRUCTURAL_ROW)
+#undef UNARY_ROW
+#undef BINARY_ROW
+#undef REDUCE_ROW
+#undef STRUCTURAL_ROW
+};
+_Static_assert(sizeof reads_of / sizeof reads_of[0] == MTI_FN_COUNT, "one entry per function");
+
+static const char *const function_names[] = {
+#define NAME4(E, name, c, d) #name,
+#define NAME3(E, name, c) #name,
+#define NAME2(E, name) #name,
+    MTI_UNARY_OPS(NAME4) MTI_BINARY_OPS(NAME4) MTI_REDUCE_OPS(NAME3) MTI_STRUCTURAL_FUNCTIONS(NAME2)
+#undef NAME4
+#undef NAME3
+#undef NAME2
+};
+_Static_assert(sizeof function_names / sizeof function_names[0] == MTI_FN_COUNT, "names");
+
+static mt_status changed(const char *fn, const mti_node *node, const char *what, uint64_t then,
+                         uint64_t now)
+{
+    return mti_fail(MT_ERR_AUTODIFF, fn,
+                    "%s of %s, saved for the backward pass, was modified in place after %s ran "
+                    "(storage version %llu, recorded %llu); the gradient would be wrong",
+                    what, function_names[node->function], function_names[node->function],
+                    (unsigned long long)now, (unsigned long long)then);
+}
+
+mt_status mti_check_saved(const char *fn, const mti_node *node)
+{
+    if ((unsigned)node->function >= MTI_FN_COUNT)
+        return mti_fail(MT_ERR_AUTODIFF, fn, "unknown recorded function %d", node->function);
+    unsigned reads = reads_of[node->function];
+    static const char *const input_names[] = {"input 0", "input 1", "input 2"};
+    for (int i = 0; i < node->input_count; i++) {
+        const mt_tensor *in = node->inputs[i];
+        if ((reads >> i & 1u) && in && mti_version(in) != node->input_versions[i])
+            return changed(fn, node, input_names[i], node->input_versions[i], mti_version(in));
+    }
+    if ((reads & OUTPUT) && node->saved_count > 0 && mti_version(node->saved[0]) != node->saved_versions[0])
+        return changed(fn, node, "the output", node->saved_versions[0], mti_version(node->saved[0]));
+    return MT_OK;
+}
+#undef OUTPUT
+
 /* The descriptor table, generated from the op tables: a row without its formula does not
  * compile. */
 static const backward_fn backward_of[] = {

@@ -4,23 +4,10 @@
 #include "runtime/alloc.h"
 #include "runtime/error.h"
 
-static _Thread_local int no_grad_depth;
-
-void mt_no_grad_begin(void) { no_grad_depth++; }
-
-mt_status mt_no_grad_end(void)
-{
-    if (no_grad_depth == 0)
-        return mti_fail(MT_ERR_AUTODIFF, "mt_no_grad_end", "no-grad mode is not on");
-    no_grad_depth--;
-    return MT_OK;
-}
-
-bool mt_grad_enabled(void) { return no_grad_depth == 0; }
 
 bool mti_should_record(int count, mt_tensor *const *inputs)
 {
-    if (no_grad_depth > 0) return false;
+    if (!mt_grad_enabled()) return false;
     for (int i = 0; i < count; i++)
         if (inputs[i] && inputs[i]->requires_grad) return true;
     return false;
@@ -49,7 +36,11 @@ mt_tensor *mti_record(const char *fn, mt_tensor *out, const mti_node *spec, bool
         mti_adopt(alias);
         node->saved[node->saved_count++] = alias;
     }
-    for (int i = 0; i < node->input_count; i++) mti_hold(node->inputs[i]);
+    for (int i = 0; i < node->input_count; i++) {
+        mti_hold(node->inputs[i]);
+        node->input_versions[i] = node->inputs[i] ? mti_version(node->inputs[i]) : 0;
+    }
+    for (int i = 0; i < node->saved_count; i++) node->saved_versions[i] = mti_version(node->saved[i]);
     out->node = node;
     out->requires_grad = true;
     return out;

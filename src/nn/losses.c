@@ -75,6 +75,13 @@ mt_tensor *mt_one_hot(const int64_t *labels, int64_t n, int64_t classes)
 {
     static const char fn[] = "mt_one_hot";
     if (!labels) return mti_fail_null(fn, "labels"), NULL;
+    if (classes < 1)
+        return mti_fail(MT_ERR_INDEX, fn, "classes is %lld: no label can be a class", (long long)classes),
+               NULL;
+    if (n < 1) return mti_fail(MT_ERR_SHAPE, fn, "n must be >= 1, got %lld", (long long)n), NULL;
+    if (n > INT64_MAX / classes)
+        return mti_fail(MT_ERR_OVERFLOW, fn, "n x classes (%lld x %lld) overflows", (long long)n,
+                        (long long)classes), NULL;
     for (int64_t i = 0; i < n; i++)
         if (labels[i] < 0 || labels[i] >= classes) {
             mti_fail(MT_ERR_INDEX, fn, "labels[%lld] = %lld is not a class in 0..%lld",

@@ -1,4 +1,5 @@
 /* MiniTorch Task 3.5: the network in -> H -> H -> 1 (ReLU, ReLU, sigmoid) and its training loop. */
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "minitorch/autodiff.h"
@@ -106,6 +107,9 @@ mt_status mt_mlp_train_epoch(mt_mlp *model, const mt_dataset *data,
         return mti_fail(MT_ERR_INVALID_ARG, fn, "rate must be > 0, got %g", (double)options->rate);
     const int64_t n = data->n;
     const int64_t batch = options->batch <= 0 || options->batch > n ? n : options->batch;
+    if ((uint64_t)n > SIZE_MAX / sizeof(int64_t) || (uint64_t)batch > SIZE_MAX / (2 * sizeof(float)))
+        return mti_fail(MT_ERR_OVERFLOW, fn, "the dataset's %lld points are more than memory can "
+                        "index", (long long)n);
     int64_t *order = mti_malloc(sizeof *order * (size_t)n);
     float *x = mti_malloc(sizeof *x * (size_t)batch * 2), *y = mti_malloc(sizeof *y * (size_t)batch);
     if (!order || !x || !y) {

@@ -98,7 +98,7 @@ static mt_optimizer *create(const char *fn, const mt_params *params, mti_optim_k
         mti_fail(MT_ERR_NO_MEMORY, fn, "cannot allocate an optimiser over %d parameters", params->count);
         return NULL;
     }
-    for (int i = 0; i < params->count; i++) items[i] = mti_ref(params->items[i]);
+    for (int i = 0; i < params->count; i++) items[i] = mti_hold(params->items[i]);
     *opt = (mt_optimizer){.kind = kind, .lr = lr, .buffers = buffers, .count = params->count,
                           .params = items, .state = state};
     return opt;
@@ -145,7 +145,7 @@ void mt_optim_free(mt_optimizer *optimizer)
     if (!optimizer) return;
     for (int i = 0; i < optimizer->count; i++) {
         free_buffers(&optimizer->state[i]);
-        mti_unref(optimizer->params[i]);
+        mti_unhold(optimizer->params[i]);
     }
     mti_free(optimizer->state);
     mti_free(optimizer->params);

@@ -33,14 +33,14 @@ mt_status mt_params_add(mt_params *params, mt_tensor *t)
     if (!t) return mti_fail_null("mt_params_add", "t");
     mt_status status = params_reserve("mt_params_add", params, 1);
     if (status != MT_OK) return status;
-    params->items[params->count++] = mti_ref(t);
+    params->items[params->count++] = mti_hold(t);
     return MT_OK;
 }
 
 void mt_params_free(mt_params *params)
 {
     if (!params) return;
-    for (int i = 0; i < params->count; i++) mti_unref(params->items[i]);
+    for (int i = 0; i < params->count; i++) mti_unhold(params->items[i]);
     mti_free(params->items);
     *params = (mt_params){0};
 }
@@ -97,8 +97,8 @@ static mt_status linear_layer_init(const char *fn, mt_linear_layer *layer, int64
     mt_set_requires_grad(weight, true);
     mt_set_requires_grad(bias, true);
     if (params) {
-        params->items[params->count++] = mti_ref(weight);
-        params->items[params->count++] = mti_ref(bias);
+        params->items[params->count++] = mti_hold(weight);
+        params->items[params->count++] = mti_hold(bias);
     }
     layer->weight = weight;
     layer->bias = bias;
@@ -176,6 +176,7 @@ mt_status mt_sgd_step(const mt_params *params, float rate)
             sgd_update(mti_tensor_data(p), mti_tensor_data(g), mt_numel(p), rate);
         else
             mti_walk_elements(p, g, sgd_element, &rate);
+        mti_bump_version(p);
         mt_zero_grad(p);
     }
     return MT_OK;

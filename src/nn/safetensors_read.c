@@ -205,11 +205,11 @@ static void store_next(float *element, float *unused, void *context)
 
 static void write_into(mt_tensor *dst, const float *values)
 {
-    if (mt_is_contiguous(dst)) {
+    if (mt_is_contiguous(dst))
         memcpy(mti_tensor_data(dst), values, sizeof(float) * (size_t)mt_numel(dst));
-        return;
-    }
-    mti_walk_elements(dst, NULL, store_next, &values);
+    else
+        mti_walk_elements(dst, NULL, store_next, &values);
+    mti_bump_version(dst);
 }
 
 /* The checks a destination must pass before anything is read. */

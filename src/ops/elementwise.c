@@ -72,6 +72,7 @@ mt_status mt_map_out(mt_tensor *out, mt_unary_op op, const mt_tensor *a)
     if (status != MT_OK) return status;
     mti_strided o = mti_strided_of(out), va = mti_strided_expanded(a, out->ndim, out->shape);
     mti_run_map((mti_unary_op)op, MTI_NO_PARAMS, &o, &va);
+    mti_bump_version(out);
     return MT_OK;
 }
 
@@ -87,6 +88,7 @@ mt_status mt_zip_out(mt_tensor *out, mt_binary_op op, const mt_tensor *a, const 
     mti_strided va = mti_strided_expanded(a, out->ndim, out->shape);
     mti_strided vb = mti_strided_expanded(b, out->ndim, out->shape);
     mti_run_zip((mti_zip_op)op, MTI_NO_PARAMS, &o, &va, &vb);
+    mti_bump_version(out);
     return MT_OK;
 }
 

@@ -45,7 +45,8 @@ mt_status mt_matmul_out(mt_tensor *out, const mt_tensor *a, const mt_tensor *b)
     const mt_tensor *inputs[2] = {a, b};
     status = mti_check_out(fn, out, ndim, shape, 2, inputs);
     if (status != MT_OK) return status;
-    if (out->storage == a->storage || out->storage == b->storage)
+    if ((out->storage == a->storage && !mti_views_disjoint(out, a)) ||
+        (out->storage == b->storage && !mti_views_disjoint(out, b)))
         return mti_fail(MT_ERR_INVALID_ARG, fn, "out shares storage with an input");
     int64_t sa[MT_MAX_DIMS], sb[MT_MAX_DIMS];
     for (int i = 0; i < ndim - 2; i++) sa[i] = sb[i] = shape[i];
@@ -55,5 +56,7 @@ mt_status mt_matmul_out(mt_tensor *out, const mt_tensor *a, const mt_tensor *b)
     sb[ndim - 1] = b->shape[b->ndim - 1];
     mti_strided o = mti_strided_of(out);
     mti_strided va = mti_strided_expanded(a, ndim, sa), vb = mti_strided_expanded(b, ndim, sb);
-    return mti_run_matmul(fn, &o, &va, &vb, NULL, false, false, false);
+    status = mti_run_matmul(fn, &o, &va, &vb, NULL, false, false, false);
+    if (status == MT_OK) mti_bump_version(out);
+    return status;
 }

@@ -11,6 +11,8 @@
  * (ndim, shape), no partial overlap with the inputs, and not a tensor whose gradient is tracked. */
 mt_status mti_check_out(const char *fn, const mt_tensor *out, int ndim, const int64_t *shape,
                         int input_count, const mt_tensor *const *inputs);
+/* True when two views (of one storage) cannot touch a common element. */
+bool mti_views_disjoint(const mt_tensor *a, const mt_tensor *b);
 /* The checks every *_out function starts with: out and each input (named a, b) not NULL, and
  * `op_valid` (else "<op> is not an <op_type>"). */
 mt_status mti_check_out_args(const char *fn, const mt_tensor *out, int input_count,

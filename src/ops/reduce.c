@@ -85,10 +85,11 @@ mt_status mt_reduce_out(mt_tensor *out, mt_reduce_op op, const mt_tensor *a, int
     shape[d] = 1;
     status = mti_check_out(fn, out, a->ndim, shape, 1, inputs);
     if (status != MT_OK) return status;
-    if (out->storage == a->storage && a->shape[d] > 1)
+    if (out->storage == a->storage && a->shape[d] > 1 && !mti_views_disjoint(out, a))
         return mti_fail(MT_ERR_INVALID_ARG, fn, "out shares storage with a");
     mti_strided o = mti_strided_of(out), in = mti_strided_of(a);
     mti_run_reduce((mti_reduce_op)op, &o, &in, d);
+    mti_bump_version(out);
     return MT_OK;
 }
 

@@ -5,9 +5,11 @@
 #define _DEFAULT_SOURCE /* madvise */
 #include "runtime/alloc.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -79,8 +81,15 @@ static void init_limit_locked(void)
     const char *env = getenv("MINITORCH_CACHE_LIMIT_MB");
     if (env && *env) {
         char *end;
+        errno = 0;
         long long mb = strtoll(env, &end, 10);
-        if (*end == '\0' && mb >= 0 && mb < ((long long)1 << 40)) stats.cache_limit = mb << 20;
+        if (*end == '\0' && errno == 0 && mb >= 0 && mb < ((long long)1 << 40))
+            stats.cache_limit = mb << 20;
+        else /* a configuration mistake: say it once, like MINITORCH_BACKEND */
+            fprintf(stderr,
+                    "minitorch: MINITORCH_CACHE_LIMIT_MB=\"%.64s\" is not a size in MiB (0 .. "
+                    "2^40 - 1); using the default %lld MiB\n",
+                    env, (long long)(DEFAULT_CACHE_LIMIT >> 20));
     }
 }
 

@@ -33,10 +33,21 @@ static void read_environment(void)
     atomic_store(&current_backend, backend);
 }
 
+/* A backend pinned on this thread for the length of a multi-kernel operation (-1: none). */
+static _Thread_local int pinned_backend = -1;
+
 mt_backend mti_backend(void)
 {
+    if (pinned_backend >= 0) return (mt_backend)pinned_backend;
     pthread_once(&env_once, read_environment);
     return (mt_backend)atomic_load_explicit(&current_backend, memory_order_relaxed);
+}
+
+mt_backend mti_backend_pin(mt_backend backend)
+{
+    mt_backend previous = pinned_backend >= 0 ? (mt_backend)pinned_backend : (mt_backend)-1;
+    pinned_backend = (int)backend;
+    return previous;
 }
 
 mt_backend mt_get_backend(void) { return mti_backend(); }

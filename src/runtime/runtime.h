@@ -9,6 +9,11 @@
 
 /* The current backend; reads MINITORCH_BACKEND on first use. */
 mt_backend mti_backend(void);
+/* Pins `backend` on this thread (mti_backend returns it whatever another thread sets) until
+ * pinned again; (mt_backend)-1 unpins. Returns the previous pin, to restore. An operation made of
+ * many kernel calls (a backward pass) pins the backend once, so a switch by another thread cannot
+ * change it half-way. */
+mt_backend mti_backend_pin(mt_backend backend);
 
 /* Threads for a loop over `work` units when each thread should get at least `min_per_thread`:
  * 1 inside the caller's own parallel region or for small work, else up to mt_get_num_threads(). */

@@ -1,5 +1,8 @@
 /* Scopes: per-thread stacks recording the references returned while they are open. One flat
  * array holds the recorded tensors of all open scopes; each scope remembers where it starts. */
+#include <pthread.h>
+#include <stdatomic.h>
+
 #include "minitorch/scope.h"
 #include "runtime/alloc.h"
 #include "runtime/error.h"
@@ -15,10 +18,32 @@ typedef struct scope_stack {
     size_t count, capacity;
     scope_frame *frames;
     int depth, depth_capacity;
-    unsigned next_serial;
 } scope_stack;
 
 static _Thread_local scope_stack scopes;
+/* Serials are unique across threads, so a handle from another thread never matches. */
+static atomic_uint next_serial;
+
+/* A thread that exits with scopes open: its scopes end then (a thread-specific key's destructor),
+ * so nothing recorded in them leaks. */
+static pthread_key_t exit_key;
+static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
+
+static void release_all(void)
+{
+    while (scopes.count > 0) mti_unhold(scopes.items[--scopes.count]);
+    mti_free(scopes.items);
+    mti_free(scopes.frames);
+    scopes = (scope_stack){0};
+}
+
+static void end_scopes_at_exit(void *unused)
+{
+    (void)unused;
+    release_all();
+}
+
+static void create_exit_key(void) { pthread_key_create(&exit_key, end_scopes_at_exit); }
 
 mt_tensor *mti_track(const char *fn, mt_tensor *t)
 {
@@ -52,7 +77,11 @@ mt_scope mt_scope_begin(void)
         scopes.frames = frames;
         scopes.depth_capacity = capacity;
     }
-    unsigned serial = ++scopes.next_serial;
+    if (scopes.depth == 0) { /* first scope on this thread: end it if the thread exits */
+        pthread_once(&exit_key_once, create_exit_key);
+        pthread_setspecific(exit_key, &scopes);
+    }
+    unsigned serial = atomic_fetch_add(&next_serial, 1) + 1;
     scopes.frames[scopes.depth] = (scope_frame){scopes.count, serial};
     return (mt_scope){++scopes.depth, serial};
 }
@@ -70,10 +99,8 @@ mt_status mt_scope_end(mt_scope scope)
     size_t start = scopes.frames[--scopes.depth].start;
     while (scopes.count > start) mti_unhold(scopes.items[--scopes.count]);
     if (scopes.depth == 0) { /* give the arrays back so a finished thread leaves nothing behind */
-        unsigned serial = scopes.next_serial;
-        mti_free(scopes.items);
-        mti_free(scopes.frames);
-        scopes = (scope_stack){.next_serial = serial};
+        release_all();
+        pthread_setspecific(exit_key, NULL);
     }
     return MT_OK;
 }

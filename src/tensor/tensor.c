@@ -3,6 +3,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "minitorch/autodiff.h"
 #include "minitorch/scope.h"
 #include "runtime/alloc.h"
 #include "runtime/error.h"
@@ -20,6 +21,7 @@ static mti_storage *storage_new(int64_t numel)
         return NULL;
     }
     atomic_init(&s->refcount, 1);
+    atomic_init(&s->version, 0);
     s->numel = numel;
     return s;
 }
@@ -106,6 +108,16 @@ mt_tensor *mti_hold(mt_tensor *t)
 
 float *mti_tensor_data(const mt_tensor *t) { return mti_data(t); }
 
+void mti_bump_version(mt_tensor *t)
+{
+    if (t) atomic_fetch_add_explicit(&t->storage->version, 1, memory_order_relaxed);
+}
+
+uint64_t mti_version(const mt_tensor *t)
+{
+    return atomic_load_explicit(&t->storage->version, memory_order_relaxed);
+}
+
 mt_tensor *mti_tensor_grad(const mt_tensor *t) { return t->grad; }
 
 void mti_adopt(mt_tensor *t)
@@ -141,10 +153,9 @@ static void destroy(mt_tensor *t)
     while (pending) {
         mt_tensor *current = pending;
         pending = current->free_next;
-        mt_tensor *held[MTI_NODE_MAX_INPUTS + MTI_NODE_MAX_SAVED + 2];
+        mt_tensor *held[MTI_NODE_MAX_INPUTS + MTI_NODE_MAX_SAVED + 1];
         int count = 0;
         if (current->grad) held[count++] = current->grad;
-        if (current->backward_grad) held[count++] = current->backward_grad;
         mti_node *node = current->node;
         if (node) {
             for (int i = 0; i < node->input_count; i++) held[count++] = node->inputs[i];
@@ -288,7 +299,12 @@ mt_status mt_set(mt_tensor *t, const int64_t *index, float value)
             return mti_fail(MT_ERR_INVALID_ARG, "mt_set",
                             "dim %d is expanded (stride 0): one write would change %lld elements",
                             i, (long long)t->shape[i]);
+    if (t->requires_grad && !t->node && mt_grad_enabled())
+        return mti_fail(MT_ERR_AUTODIFF, "mt_set",
+                        "the tensor is a leaf that requires grad; writing into it would bypass "
+                        "autodiff (use no-grad mode)");
     t->storage->data[p] = value;
+    mti_bump_version(t);
     return MT_OK;
 }
 

@@ -13,6 +13,8 @@
 
 typedef struct mti_storage {
     atomic_int refcount;
+    atomic_uint_least64_t version; /* bumped by every write into existing data (see
+                                      mti_bump_version); autodiff compares it */
     float *data;
     size_t capacity; /* bytes reserved by the allocator */
     int64_t numel;   /* floats usable */
@@ -34,6 +36,9 @@ typedef struct mti_node {
     int ints[MT_MAX_DIMS];         /* a dim, a permutation, ... */
     float params[2];               /* a parameterised op's parameters */
     int64_t start;                 /* narrow's start */
+    /* storage versions of inputs[i] and saved[i] when recorded (see mti_bump_version) */
+    uint64_t input_versions[MTI_NODE_MAX_INPUTS];
+    uint64_t saved_versions[MTI_NODE_MAX_SAVED];
 } mti_node;
 
 struct mt_tensor {
@@ -49,8 +54,6 @@ struct mt_tensor {
     bool requires_grad;
     mti_node *node;            /* NULL for leaves */
     mt_tensor *grad;           /* accumulated gradient of a leaf (held) */
-    mt_tensor *backward_grad;  /* gradient flowing during one backward pass */
-    uint64_t visit_mark;       /* backward's traversal mark */
     mt_tensor *free_next;      /* intrusive list used while freeing a graph */
 };
 

@@ -34,6 +34,11 @@ void mti_walk_elements(const mt_tensor *t, const mt_tensor *u, mti_element_visit
 /* ---- access ---- */
 /* The first element of a tensor's data (its strides say how to walk it). */
 float *mti_tensor_data(const mt_tensor *t);
+/* Every write into an existing tensor's data bumps its storage's version, so autodiff can refuse
+ * a backward pass whose saved values were changed after they were recorded (views share the
+ * storage and its version). Call after writing. */
+void mti_bump_version(mt_tensor *t);
+uint64_t mti_version(const mt_tensor *t);
 /* The accumulated gradient of a leaf (borrowed; NULL when none). */
 mt_tensor *mti_tensor_grad(const mt_tensor *t);
 

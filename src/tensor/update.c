@@ -81,6 +81,7 @@ void mti_update_param(mt_tensor *target, const mt_tensor *source, mti_update_run
                       void *context)
 {
     walk_all(target, source, run, context, true);
+    mti_bump_version(target);
 }
 
 void mti_read_runs(const mt_tensor *t, mti_update_run run, void *context)
