@@ -216,6 +216,26 @@ Test(threads_contract, params_list_owns_its_reference)
     mt_params_free(&params);
 }
 
+/* ---- status contract ---- */
+
+Test(contract_status, a_failing_call_returns_the_recorded_status)
+{
+    mt_clear_error();
+    mt_tensor *a = mt_ones(MT_DIMS(2, 3));
+    mt_tensor *bad = mt_matmul(a, a); /* inner dims differ: MT_ERR_SHAPE */
+    cr_assert_null(bad);
+    mt_status status = mt_backward(mt_sum_all(bad)); /* the chain's first failure */
+    cr_assert_eq(status, mt_last_status());
+    cr_assert_eq(status, MT_ERR_SHAPE);
+    mt_clear_error();
+    status = mt_backward(NULL);
+    cr_assert_eq(status, MT_ERR_NULL);
+    cr_assert_eq(status, mt_last_status());
+    status = mt_zip_out(a, MT_OP_ADD, a, NULL);
+    cr_assert_eq(status, mt_last_status(), "NULL after an earlier failure keeps it: both agree");
+    mt_release(a);
+}
+
 /* ---- hardening ---- */
 
 Test(hardening, mlp_epoch_on_an_absurd_dataset_size_fails_cleanly)

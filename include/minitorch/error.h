@@ -40,7 +40,9 @@ typedef enum mt_status {
 /** A short static description of a status, e.g. "shapes cannot be broadcast". */
 MT_API const char *mt_strerror(mt_status status);
 
-/** The status of the last failure on this thread (MT_OK if none since mt_clear_error()). */
+/** The status of the last failure on this thread (MT_OK if none since mt_clear_error()). A
+ *  function that fails returns this same status; one given a NULL tensor from an earlier failed
+ *  call returns (and keeps) that earlier failure's status, so a chain reports its first error. */
 MT_API mt_status mt_last_status(void);
 
 /** The message of the last failure on this thread ("" if none). Valid until the next failure. */

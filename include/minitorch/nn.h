@@ -323,7 +323,10 @@ typedef struct mt_epoch_result {
 
 /** One epoch of shuffled mini-batch SGD on MiniTorch's loss (epoch number `epoch` selects the
  *  shuffle). Each step runs in its own scope: memory use stays flat over any number of epochs.
- *  The same seed gives bitwise the same model on the naive backend for any thread count. */
+ *  The same seed gives bitwise the same model on the naive backend for any thread count.
+ *  Failure is per step: each step (forward, backward, SGD) is all or nothing, and a step that
+ *  fails (e.g. MT_ERR_NO_MEMORY) stops the epoch with the steps before it applied and *result
+ *  untouched — call it again with the same epoch number to redo the epoch from there. */
 MT_API mt_status mt_mlp_train_epoch(mt_mlp *model, const mt_dataset *data,
                                     const mt_train_options *options, int64_t epoch,
                                     mt_epoch_result *result);

@@ -24,7 +24,7 @@ mt_status mti_fail(mt_status status, const char *fn, const char *fmt, ...)
 mt_status mti_fail_null(const char *fn, const char *argument)
 {
     if (last_status == MT_OK) mti_fail(MT_ERR_NULL, fn, "%s is NULL", argument);
-    return MT_ERR_NULL;
+    return last_status; /* the first failure of a chain, as recorded: returned and recorded agree */
 }
 
 void mti_error_context(const char *fn)

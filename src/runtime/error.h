@@ -12,7 +12,8 @@ mt_status mti_fail(mt_status status, const char *fn, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* For a NULL argument: records MT_ERR_NULL unless an error is already recorded (so a failing
- * chain of calls reports its first failure). Returns MT_ERR_NULL. */
+ * chain of calls reports its first failure). Returns the recorded status, so a function returning
+ * it agrees with mt_last_status(). */
 mt_status mti_fail_null(const char *fn, const char *argument);
 
 /* When the recorded error was reported by a function other than `fn` (an inner call of a
