@@ -109,9 +109,13 @@ static void run_output_matrix(const blas_job *job, int64_t ob, float *c_scratch,
     const mti_matmul_plan *p = job->p;
     const int nd = p->out.ndim;
     const int n = (int)p->n, k = (int)p->k, m = (int)p->m;
-    /* OpenBLAS's OpenMP build takes its thread count from omp_get_max_threads() */
-    int saved_threads = job->single_threaded ? omp_get_max_threads() : 0;
-    if (job->single_threaded) omp_set_num_threads(1);
+    /* OpenBLAS's OpenMP build takes its thread count from omp_get_max_threads() of the calling
+     * thread: set it to what this call wants (1 for a small product, else mt_set_num_threads's
+     * setting, whichever thread set it), and restore the caller's value after. */
+    const bool outermost = !omp_in_parallel();
+    const int wanted = job->single_threaded ? 1 : mt_get_num_threads();
+    const int saved_threads = outermost ? omp_get_max_threads() : 0;
+    if (outermost && saved_threads != wanted) omp_set_num_threads(wanted);
     for (int64_t sb = 0; sb < p->sum_batches; sb++) {
         mti_batch_offsets o = mti_matmul_offsets(p, ob, sb);
         const float *a = p->a.data + o.a, *b = p->b.data + o.b;
@@ -135,7 +139,7 @@ static void run_output_matrix(const blas_job *job, int64_t ob, float *c_scratch,
                         beta, c, (int)job->c.ld);
         }
     }
-    if (job->single_threaded) omp_set_num_threads(saved_threads);
+    if (outermost && saved_threads != wanted) omp_set_num_threads(saved_threads);
 }
 
 /* Writes bias (and, when accumulating, adds the old contents) so sgemm can use beta = 1. */
