@@ -34,6 +34,7 @@ typedef struct mti_node {
     int ints[MT_MAX_DIMS];         /* a dim, a permutation, ... */
     float params[2];               /* a parameterised op's parameters */
     int64_t start;                 /* narrow's start */
+    int64_t *indices;              /* index_select's indices (owned: freed with the record) */
 } mti_node;
 
 struct mt_tensor {
