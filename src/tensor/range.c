@@ -86,7 +86,8 @@ mt_tensor *mt_linspace(float start, float end, int64_t steps)
                  (double)end);
         return NULL;
     }
-    range_job job = {.start = start, .end = end, .count = steps,
+    /* one step is [start], as PyTorch */
+    range_job job = {.start = start, .end = steps > 1 ? end : start, .count = steps,
                      .step = steps > 1 ? ((double)end - (double)start) / (double)(steps - 1) : 0.0};
     return fill_1d(fn, steps, linspace_range, &job);
 }
