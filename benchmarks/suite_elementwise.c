@@ -10,7 +10,7 @@
  *
  * Contiguous maps, zips and the sums run at 1 thread and at N (all cores or --threads); the
  * broadcasts and the transposed zip at N.
- * index_select gathers 4096 random rows of a 65536x256 table (16384x256 with --quick) at N
+ * index_select gathers 4096 random rows of a 65536x256 table (16384x256 with --quick) at 1 and N
  * threads, against a loop of one memcpy per row.
  * Last, the fixed cost of one call: a 2x2 add in each form, as time per call. */
 #include <stdio.h>
@@ -331,25 +331,30 @@ static void run(const bench_config *config)
         char size[32];
         snprintf(size, sizeof size, "%lldx%lld[%lld]", (long long)rows, (long long)cols,
                  (long long)picks);
-        gather_job job = {table, index, picks, cols, gathered, N};
         const double bytes = 2.0 * f * (double)(picks * cols);
-        bench_run(&(bench_case){.name = "gather rows loop", .suite = SUITE, .backend = "baseline",
-                                .threads = N, .size = size, .work = bytes, .unit = BENCH_BYTES,
-                                .fn = run_gather_loop, .ctx = &job});
-        for (int k = 0; k < config->backend_count; k++)
-            bench_run(&(bench_case){.name = "index_select alloc", .suite = SUITE,
-                                    .backend = config->backends[k], .threads = N, .size = size,
-                                    .work = bytes, .unit = BENCH_BYTES,
-                                    .baseline = "gather rows loop", .fn = run_gather_lib,
+        for (int t = 0; t < count; t++) {
+            gather_job job = {table, index, picks, cols, gathered, counts[t]};
+            bench_run(&(bench_case){.name = "gather rows loop", .suite = SUITE,
+                                    .backend = "baseline", .threads = counts[t], .size = size,
+                                    .work = bytes, .unit = BENCH_BYTES, .fn = run_gather_loop,
                                     .ctx = &job});
+            for (int k = 0; k < config->backend_count; k++)
+                bench_run(&(bench_case){.name = "index_select alloc", .suite = SUITE,
+                                        .backend = config->backends[k], .threads = counts[t],
+                                        .size = size, .work = bytes, .unit = BENCH_BYTES,
+                                        .baseline = "gather rows loop", .fn = run_gather_lib,
+                                        .ctx = &job});
+            const bench_result *lib =
+                bench_find(SUITE, "index_select alloc", config->backends[0], counts[t]);
+            const bench_result *loop = bench_find(SUITE, "gather rows loop", "baseline", counts[t]);
+            if (lib && loop)
+                bench_note(SUITE, "index_select (%s, %d thread%s): %.2fx the memcpy-per-row loop "
+                           "(target >= 0.8x)", config->backends[0], counts[t],
+                           counts[t] == 1 ? "" : "s", loop->median / lib->median);
+        }
         mt_tensor *check = mt_index_select(table, 0, picks, index);
         bench_check(check != NULL, "mt_index_select");
         bench_check_close("index_select", check, gathered, picks * cols, 0);
-        const bench_result *lib = bench_find(SUITE, "index_select alloc", config->backends[0], N);
-        const bench_result *loop = bench_find(SUITE, "gather rows loop", "baseline", N);
-        if (lib && loop)
-            bench_note(SUITE, "index_select (%s, %d threads): %.2fx the memcpy-per-row loop "
-                       "(target >= 0.8x)", config->backends[0], N, loop->median / lib->median);
         mt_release(check);
         mt_release(table);
         free(index);
