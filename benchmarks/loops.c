@@ -2,6 +2,7 @@
 #include "loops.h"
 
 #include <math.h>
+#include <string.h>
 
 /* glibc has vector versions of expf (libmvec) but declares them only under -ffast-math; this
  * declaration lets GCC call them from the `omp simd` loop below (needs -fno-math-errno). */
@@ -143,4 +144,12 @@ void loop_chain_sigmoid(float *restrict s, float *restrict dw, float *restrict d
             db[j] += dz;
         }
     }
+}
+
+void loop_gather_rows(float *restrict out, const float *restrict table, const int64_t *index,
+                      int64_t n, int64_t cols, int threads)
+{
+#pragma omp parallel for num_threads(threads)
+    for (int64_t i = 0; i < n; i++)
+        memcpy(out + i * cols, table + index[i] * cols, (size_t)cols * sizeof(float));
 }

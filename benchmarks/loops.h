@@ -39,6 +39,11 @@ void loop_sum_rows(float *restrict out, const float *restrict a, int64_t rows, i
 void loop_sum_inner(float *restrict out, const float *restrict a, int64_t outer, int64_t len,
                     int64_t inner, int threads);
 
+/* out row i = table row index[i] (rows of `cols` floats): one memcpy per row, rows split over
+ * `threads` threads. */
+void loop_gather_rows(float *restrict out, const float *restrict table, const int64_t *index,
+                      int64_t n, int64_t cols, int threads);
+
 /* The small chain s = sigmoid(x w + b) for x (rows, 2), w (2, cols), b (cols), with the gradients
  * a ones gradient from above gives: dw = x^T (s (1 - s)) (2, cols), db = column sums of s (1 - s).
  * One thread (it is tiny); vectorized over the columns. */

@@ -10,6 +10,8 @@
  *
  * Contiguous maps, zips and the sums run at 1 thread and at N (all cores or --threads); the
  * broadcasts and the transposed zip at N.
+ * index_select gathers 4096 random rows of a 65536x256 table (16384x256 with --quick) at 1 and N
+ * threads, against a loop of one memcpy per row.
  * Last, the fixed cost of one call: a 2x2 add in each form, as time per call. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,6 +127,29 @@ static void run_micro(void *p)
         break;
     }
     }
+}
+
+/* index_select of rows, in a scope (the result's buffer comes back from the storage cache) */
+typedef struct gather_job {
+    mt_tensor *table;
+    const int64_t *index;
+    int64_t n, cols;
+    float *out; /* the loop's output */
+    int threads;
+} gather_job;
+
+static void run_gather_lib(void *p)
+{
+    const gather_job *j = p;
+    mt_scope scope = mt_scope_begin();
+    bench_check(mt_index_select(j->table, 0, j->n, j->index) != NULL, "mt_index_select");
+    bench_check(mt_scope_end(scope) == MT_OK, "mt_scope_end");
+}
+
+static void run_gather_loop(void *p)
+{
+    const gather_job *j = p;
+    loop_gather_rows(j->out, mt_data(j->table), j->index, j->n, j->cols, j->threads);
 }
 
 /* ---- running cases ---- */
@@ -289,6 +314,51 @@ static void run(const bench_config *config)
                 (lib_job){.kind = LIB_SUM_ALL, .a = x},
                 (lib_job){.kind = LIB_SUM_ALL, .a = flat, .dim = 0, .out = out_all}, &total, 1,
                 sum_tol);
+    }
+
+    /* index_select: 4096 random rows of a (65536, 256) table (an embedding lookup) */
+    {
+        const int64_t rows = config->quick ? 16384 : 65536, cols = 256, picks = 4096;
+        mt_tensor *table = mt_rand(MT_DIMS(rows, cols), 31);
+        int64_t *index = malloc(sizeof *index * (size_t)picks);
+        float *gathered = bench_buffer(picks * cols, NULL);
+        bench_check(table && index, "creating the table");
+        uint64_t state = 12345;
+        for (int64_t i = 0; i < picks; i++) { /* xorshift: any fixed spread of rows will do */
+            state ^= state << 13, state ^= state >> 7, state ^= state << 17;
+            index[i] = (int64_t)(state % (uint64_t)rows);
+        }
+        char size[32];
+        snprintf(size, sizeof size, "%lldx%lld[%lld]", (long long)rows, (long long)cols,
+                 (long long)picks);
+        const double bytes = 2.0 * f * (double)(picks * cols);
+        for (int t = 0; t < count; t++) {
+            gather_job job = {table, index, picks, cols, gathered, counts[t]};
+            bench_run(&(bench_case){.name = "gather rows loop", .suite = SUITE,
+                                    .backend = "baseline", .threads = counts[t], .size = size,
+                                    .work = bytes, .unit = BENCH_BYTES, .fn = run_gather_loop,
+                                    .ctx = &job});
+            for (int k = 0; k < config->backend_count; k++)
+                bench_run(&(bench_case){.name = "index_select alloc", .suite = SUITE,
+                                        .backend = config->backends[k], .threads = counts[t],
+                                        .size = size, .work = bytes, .unit = BENCH_BYTES,
+                                        .baseline = "gather rows loop", .fn = run_gather_lib,
+                                        .ctx = &job});
+            const bench_result *lib =
+                bench_find(SUITE, "index_select alloc", config->backends[0], counts[t]);
+            const bench_result *loop = bench_find(SUITE, "gather rows loop", "baseline", counts[t]);
+            if (lib && loop)
+                bench_note(SUITE, "index_select (%s, %d thread%s): %.2fx the memcpy-per-row loop "
+                           "(target >= 0.8x)", config->backends[0], counts[t],
+                           counts[t] == 1 ? "" : "s", loop->median / lib->median);
+        }
+        mt_tensor *check = mt_index_select(table, 0, picks, index);
+        bench_check(check != NULL, "mt_index_select");
+        bench_check_close("index_select", check, gathered, picks * cols, 0);
+        mt_release(check);
+        mt_release(table);
+        free(index);
+        free(gathered);
     }
 
     /* per-call overhead: a 2x2 add */

@@ -1109,3 +1109,192 @@ static void big_matmul(bool trans)
 
 Test(grad_big, matmul_batch_broadcast, .timeout = 600) { big_matmul(false); }
 Test(grad_big, matmul_batch_broadcast_transposed, .timeout = 600) { big_matmul(true); }
+
+/* ------------------------------------------------------------------------------------------ */
+/* joins, shape views and gathering: cat, stack, split, squeeze, unsqueeze, flatten,            */
+/* index_select                                                                                 */
+
+typedef enum shape_kind {
+    S_CAT, S_CAT_TREE, S_STACK, S_SPLIT, S_SQUEEZE, S_UNSQUEEZE, S_FLATTEN, S_INDEX_SELECT
+} shape_kind;
+
+/* The cat parts of a case: S_CAT_TREE joins x0 x1 x2 x0 x1 (five parts: a tree of records, and
+ * x0, x1 get two gradient contributions each); the others x0 .. x(arity-1). */
+static int cat_parts(const gc_case *c, int *parts)
+{
+    static const int tree[] = {0, 1, 2, 0, 1};
+    int n = (shape_kind)c->kind == S_CAT_TREE ? 5 : c->arity;
+    for (int i = 0; i < n; i++) parts[i] = (shape_kind)c->kind == S_CAT_TREE ? tree[i] : i;
+    return n;
+}
+
+/* The piece of a split of `length` into pieces of `size` that output position `pos` falls in when
+ * the pieces are joined in reverse order; *offset receives pos's offset within the input. */
+static int64_t reversed_split_source(int64_t length, int64_t size, int64_t pos)
+{
+    int64_t pieces = (length + size - 1) / size;
+    for (int64_t k = pieces - 1; k >= 0; k--) {
+        int64_t start = k * size, len = length - start < size ? length - start : size;
+        if (pos < len) return start + pos;
+        pos -= len;
+    }
+    cr_assert_fail("reversed_split_source: position out of range");
+    return -1;
+}
+
+static void ref_shape(const gc_case *c, const gc_arg *x, double *out)
+{
+    const shape_kind k = (shape_kind)c->kind;
+    const int64_t n = t_numel(c->res_ndim, c->res_shape);
+    if (k == S_SQUEEZE || k == S_UNSQUEEZE || k == S_FLATTEN) { /* row-major order is kept */
+        for (int64_t i = 0; i < n; i++) out[i] = x[0].v[i];
+        return;
+    }
+    const int d = c->dim_norm;
+    int64_t idx[MT_MAX_DIMS], src[MT_MAX_DIMS];
+    for (int64_t o = 0; o < n; o++) {
+        index_of(o, c->res_ndim, c->res_shape, idx);
+        const gc_arg *a = &x[0];
+        memcpy(src, idx, sizeof src);
+        switch (k) {
+        case S_CAT:
+        case S_CAT_TREE: {
+            int parts[8], count = cat_parts(c, parts);
+            for (int p = 0; p < count; p++) {
+                a = &x[parts[p]];
+                if (src[d] < a->shape[d]) break;
+                src[d] -= a->shape[d];
+            }
+            break;
+        }
+        case S_STACK: /* drop the new dim; it picks the input */
+            a = &x[idx[d]];
+            for (int i = d; i < a->ndim; i++) src[i] = idx[i + 1];
+            break;
+        case S_SPLIT: src[d] = reversed_split_source(a->shape[d], c->start, idx[d]); break;
+        case S_INDEX_SELECT: src[d] = c->order[idx[d]]; break;
+        default: cr_assert_fail("ref_shape: kind %d", (int)k);
+        }
+        out[o] = a->v[t_ordinal(a->ndim, a->shape, src)];
+    }
+}
+
+static mt_tensor *lib_shape(const gc_case *c, mt_tensor *const *x)
+{
+    switch ((shape_kind)c->kind) {
+    case S_CAT:
+    case S_CAT_TREE: {
+        int parts[8], count = cat_parts(c, parts);
+        mt_tensor *ts[8];
+        for (int i = 0; i < count; i++) ts[i] = x[parts[i]];
+        return mt_cat(count, ts, c->dim);
+    }
+    case S_STACK: return mt_stack(c->arity, x, c->dim);
+    case S_SPLIT: {
+        mt_tensor *pieces[8], *reversed[8];
+        int count = mt_split(x[0], c->start, c->dim, pieces, 8);
+        cr_assert_gt(count, 0, "mt_split: %s", mt_last_error());
+        for (int i = 0; i < count; i++) reversed[i] = pieces[count - 1 - i];
+        return mt_cat(count, reversed, c->dim);
+    }
+    case S_SQUEEZE: return mt_squeeze(x[0], c->dim);
+    case S_UNSQUEEZE: return mt_unsqueeze(x[0], c->dim);
+    case S_FLATTEN: return mt_flatten(x[0], c->dim, c->dim1);
+    case S_INDEX_SELECT: {
+        int64_t index[MT_MAX_DIMS];
+        for (int i = 0; i < c->length; i++) index[i] = c->order[i];
+        return mt_index_select(x[0], c->dim, c->length, index);
+    }
+    }
+    return NULL;
+}
+
+/* A random case of `kind`: shapes of 1-3 dims (cat and stack parts share all but the joined
+ * dim), sizes 1-4, dims given negative half the time. */
+static void build_shape_case(t_rng *r, shape_kind kind, gc_case *c)
+{
+    int64_t s[MT_MAX_DIMS];
+    int nd = t_random_shape(r, 1, 3, 4, s);
+    c->arity = kind == S_CAT || kind == S_STACK ? t_rng_int(r, 2, 3) : kind == S_CAT_TREE ? 3 : 1;
+    c->dim_norm = t_rng_int(r, 0, nd - 1);
+    c->dim = t_rng_int(r, 0, 1) ? c->dim_norm - nd : c->dim_norm;
+    for (int i = 0; i < c->arity; i++) set_arg(&c->in[i], nd, s);
+    c->res_ndim = nd;
+    memcpy(c->res_shape, s, sizeof s);
+    const int d = c->dim_norm;
+    switch (kind) {
+    case S_CAT:
+    case S_CAT_TREE: {
+        for (int i = 0; i < c->arity; i++) c->in[i].shape[d] = t_rng_int(r, 1, 3);
+        int parts[8], count = cat_parts(c, parts);
+        c->res_shape[d] = 0;
+        for (int p = 0; p < count; p++) c->res_shape[d] += c->in[parts[p]].shape[d];
+        break;
+    }
+    case S_STACK: /* the new dim goes anywhere in [-nd-1, nd] */
+        c->dim_norm = t_rng_int(r, 0, nd);
+        c->dim = t_rng_int(r, 0, 1) ? c->dim_norm - nd - 1 : c->dim_norm;
+        c->res_ndim = nd + 1;
+        for (int i = 0, j = 0; i <= nd; i++) c->res_shape[i] = i == c->dim_norm ? c->arity : s[j++];
+        break;
+    case S_SPLIT: c->start = t_rng_int(r, 1, (int)s[d]); break; /* the piece size */
+    case S_SQUEEZE: /* usually a size-1 dim to remove; sometimes a no-op (size > 1, or 1 dim) */
+        if (t_rng_int(r, 0, 3)) c->in[0].shape[d] = c->res_shape[d] = 1;
+        if (nd > 1 && c->in[0].shape[d] == 1) {
+            c->res_ndim = nd - 1;
+            for (int i = 0, j = 0; i < nd; i++)
+                if (i != d) c->res_shape[j++] = s[i];
+        }
+        break;
+    case S_UNSQUEEZE:
+        c->dim_norm = t_rng_int(r, 0, nd);
+        c->dim = t_rng_int(r, 0, 1) ? c->dim_norm - nd - 1 : c->dim_norm;
+        c->res_ndim = nd + 1;
+        for (int i = 0, j = 0; i <= nd; i++) c->res_shape[i] = i == c->dim_norm ? 1 : s[j++];
+        break;
+    case S_FLATTEN: {
+        int first = t_rng_int(r, 0, nd - 1), last = t_rng_int(r, first, nd - 1);
+        c->dim = first;
+        c->dim1 = last - nd; /* the end dim counted from the end */
+        c->res_ndim = 0;
+        for (int i = 0; i < nd; i++) {
+            if (i > first && i <= last) c->res_shape[c->res_ndim - 1] *= s[i];
+            else c->res_shape[c->res_ndim++] = s[i];
+        }
+        break;
+    }
+    case S_INDEX_SELECT: /* 1-6 indices, repeats likely */
+        c->length = t_rng_int(r, 1, 6);
+        for (int i = 0; i < c->length; i++) c->order[i] = t_rng_int(r, 0, (int)s[d] - 1);
+        c->res_shape[d] = c->length;
+        break;
+    }
+}
+
+static void run_shape(const char *name, shape_kind kind)
+{
+    t_rng r = t_rng_seed(name_seed(name));
+    T_BACKENDS_EACH(be)
+    {
+        t_use_backend(be);
+        for (int it = 0; it < 2 * ITERS; it++)
+            for (int mode = 0; mode < LAYOUT_MODES; mode++) {
+                gc_case c = {.name = name, .lib = lib_shape, .ref = ref_shape,
+                             .kind = (gc_kind)kind, .weighted = true};
+                build_shape_case(&r, kind, &c);
+                for (int i = 0; i < c.arity; i++)
+                    c.in[i].v = t_random_values(&r, t_numel(c.in[i].ndim, c.in[i].shape), -3, 3);
+                gc_check(&c, &r, mode, it);
+                gc_free(&c);
+            }
+    }
+}
+
+Test(grad_shape, cat) { run_shape("cat", S_CAT); }
+Test(grad_shape, cat_of_five_parts_reusing_inputs) { run_shape("cat(x0,x1,x2,x0,x1)", S_CAT_TREE); }
+Test(grad_shape, stack) { run_shape("stack", S_STACK); }
+Test(grad_shape, split_joined_in_reverse) { run_shape("cat(reversed split)", S_SPLIT); }
+Test(grad_shape, squeeze) { run_shape("squeeze", S_SQUEEZE); }
+Test(grad_shape, unsqueeze) { run_shape("unsqueeze", S_UNSQUEEZE); }
+Test(grad_shape, flatten) { run_shape("flatten", S_FLATTEN); }
+Test(grad_shape, index_select_with_repeats) { run_shape("index_select", S_INDEX_SELECT); }

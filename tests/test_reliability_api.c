@@ -156,13 +156,15 @@ static mt_tensor *make_full(int n, const int64_t *s) { return mt_full(n, s, 2.0f
 static mt_tensor *make_from_data(int n, const int64_t *s) { return mt_from_data(n, s, zeros16); }
 static mt_tensor *make_rand(int n, const int64_t *s) { return mt_rand(n, s, 1); }
 static mt_tensor *make_uniform(int n, const int64_t *s) { return mt_rand_uniform(n, s, -1, 1, 1); }
+static mt_tensor *make_randn(int n, const int64_t *s) { return mt_randn(n, s, 1); }
 
 static const struct {
     const char *fn;
     creator make;
 } creators[] = {{"mt_zeros", make_zeros}, {"mt_ones", make_ones},
                 {"mt_full", make_full},   {"mt_from_data", make_from_data},
-                {"mt_rand", make_rand},   {"mt_rand_uniform", make_uniform}};
+                {"mt_rand", make_rand},   {"mt_rand_uniform", make_uniform},
+                {"mt_randn", make_randn}};
 
 static void audit_creation(void)
 {
@@ -188,6 +190,26 @@ static void audit_creation(void)
     for (size_t i = 0; i < sizeof bounds / sizeof bounds[0]; i++)
         EXPECT_NULL(MT_ERR_INVALID_ARG, "mt_rand_uniform",
                     mt_rand_uniform(MT_DIMS(2), bounds[i][0], bounds[i][1], 0));
+    /* ranges and the identity */
+    const float bad_ranges[][3] = {{0, 1, 0}, {0, 1, -1}, {1, 0, 1}, {NAN, 1, 1}, {0, INFINITY, 1}};
+    for (size_t i = 0; i < sizeof bad_ranges / sizeof bad_ranges[0]; i++)
+        EXPECT_NULL(MT_ERR_INVALID_ARG, "mt_arange",
+                    mt_arange(bad_ranges[i][0], bad_ranges[i][1], bad_ranges[i][2]));
+    EXPECT_NULL(MT_ERR_SHAPE, "mt_arange", mt_arange(1, 1, 1));
+    EXPECT_NULL(MT_ERR_OVERFLOW, "mt_arange", mt_arange(0, 1e30f, 1e-30f));
+    EXPECT_NULL(MT_ERR_NO_MEMORY, "mt_arange", mt_arange(0, 0x1p59f, 1));
+    const int64_t bad_counts[] = {0, -1, INT64_MIN};
+    for (size_t i = 0; i < sizeof bad_counts / sizeof bad_counts[0]; i++) {
+        EXPECT_NULL(MT_ERR_SHAPE, "mt_linspace", mt_linspace(0, 1, bad_counts[i]));
+        EXPECT_NULL(MT_ERR_SHAPE, "mt_eye", mt_eye(bad_counts[i]));
+    }
+    EXPECT_NULL(MT_ERR_INVALID_ARG, "mt_linspace", mt_linspace(NAN, 1, 3));
+    EXPECT_NULL(MT_ERR_NO_MEMORY, "mt_linspace", mt_linspace(0, 1, (int64_t)1 << 59));
+    EXPECT_NULL(MT_ERR_OVERFLOW, "mt_eye", mt_eye(INT64_MAX));
+    EXPECT_NULL(MT_ERR_NO_MEMORY, "mt_eye", mt_eye((int64_t)1 << 29));
+    EXPECT_NULL(MT_ERR_NULL, "mt_zeros_like", mt_zeros_like(NULL));
+    EXPECT_NULL(MT_ERR_NULL, "mt_ones_like", mt_ones_like(NULL));
+    EXPECT_NULL(MT_ERR_NULL, "mt_full_like", mt_full_like(NULL, 1.0f));
     /* mt_scalar has no bad argument: any float, NaN included */
     mt_tensor *s = mt_scalar(NAN);
     EXPECT_TRUE("mt_scalar", s && isnan(mt_item(s)));
@@ -425,6 +447,33 @@ static void audit_views(void)
     for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++)
         EXPECT_NULL(MT_ERR_INDEX, "mt_narrow", mt_narrow(t, 1, ranges[i][0], ranges[i][1]));
     EXPECT_NULL(MT_ERR_NULL, "mt_contiguous", mt_contiguous(NULL));
+
+    /* squeeze, unsqueeze, flatten, split */
+    EXPECT_NULL(MT_ERR_NULL, "mt_squeeze", mt_squeeze(NULL, 0));
+    EXPECT_NULL(MT_ERR_NULL, "mt_unsqueeze", mt_unsqueeze(NULL, 0));
+    EXPECT_NULL(MT_ERR_NULL, "mt_flatten", mt_flatten(NULL, 0, 1));
+    for (size_t i = 0; i < BAD_DIMS; i++) {
+        EXPECT_NULL(MT_ERR_INDEX, "mt_squeeze", mt_squeeze(t, bad_dims_for_2d[i]));
+        EXPECT_NULL(MT_ERR_INDEX, "mt_flatten", mt_flatten(t, bad_dims_for_2d[i], 1));
+        EXPECT_NULL(MT_ERR_INDEX, "mt_flatten", mt_flatten(t, 0, bad_dims_for_2d[i]));
+    }
+    const int bad_new_dims[] = {3, 4, -4, INT_MAX, INT_MIN};
+    for (size_t i = 0; i < sizeof bad_new_dims / sizeof bad_new_dims[0]; i++)
+        EXPECT_NULL(MT_ERR_INDEX, "mt_unsqueeze", mt_unsqueeze(t, bad_new_dims[i]));
+    mt_tensor *eight = arange(8, nine);
+    EXPECT_NULL(MT_ERR_SHAPE, "mt_unsqueeze", mt_unsqueeze(eight, 0));
+    EXPECT_NULL(MT_ERR_INVALID_ARG, "mt_flatten", mt_flatten(t, 1, 0));
+    mt_tensor *pieces[3] = {NULL, NULL, NULL};
+    EXPECT_VALUE(MT_ERR_NULL, "mt_split", mt_split(NULL, 1, 0, pieces, 3), -1);
+    EXPECT_VALUE(MT_ERR_NULL, "mt_split", mt_split(t, 1, 0, NULL, 3), -1);
+    EXPECT_VALUE(MT_ERR_INVALID_ARG, "mt_split", mt_split(t, 0, 0, pieces, 3), -1);
+    EXPECT_VALUE(MT_ERR_INVALID_ARG, "mt_split", mt_split(t, INT64_MIN, 0, pieces, 3), -1);
+    EXPECT_VALUE(MT_ERR_INVALID_ARG, "mt_split", mt_split(t, 1, 1, pieces, 2), -1); /* 3 pieces */
+    EXPECT_VALUE(MT_ERR_INVALID_ARG, "mt_split", mt_split(t, 1, 1, pieces, -1), -1);
+    for (size_t i = 0; i < BAD_DIMS; i++)
+        EXPECT_VALUE(MT_ERR_INDEX, "mt_split", mt_split(t, 1, bad_dims_for_2d[i], pieces, 3), -1);
+    EXPECT_TRUE("mt_split", pieces[0] == NULL && pieces[1] == NULL && pieces[2] == NULL);
+    mt_release(eight);
     mt_tensor *all[] = {tr, nar, exp, perm3, one, t};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) mt_release(all[i]);
 }
@@ -570,6 +619,74 @@ static void audit_ops(void)
 }
 
 /* ==== autodiff ==== */
+
+/* joins and gathering: NULL lists and entries, empty lists, shapes that do not join, bad dims,
+ * indices out of range */
+static void audit_joins(void)
+{
+    mt_tensor *a = arange(MT_DIMS(2, 3)), *b = arange(MT_DIMS(2, 4)), *v = arange(MT_DIMS(3));
+    mt_tensor *ab[] = {a, b}, *aa[] = {a, a}, *av[] = {a, v}, *anull[] = {a, NULL};
+    EXPECT_NULL(MT_ERR_NULL, "mt_cat", mt_cat(2, NULL, 0));
+    EXPECT_NULL(MT_ERR_NULL, "mt_cat", mt_cat(2, anull, 0));
+    EXPECT_NULL(MT_ERR_INVALID_ARG, "mt_cat", mt_cat(0, aa, 0));
+    EXPECT_NULL(MT_ERR_INVALID_ARG, "mt_cat", mt_cat(INT_MIN, aa, 0));
+    EXPECT_NULL(MT_ERR_SHAPE, "mt_cat", mt_cat(2, ab, 0));
+    EXPECT_NULL(MT_ERR_SHAPE, "mt_cat", mt_cat(2, av, 0));
+    EXPECT_NULL(MT_ERR_NULL, "mt_stack", mt_stack(2, NULL, 0));
+    EXPECT_NULL(MT_ERR_NULL, "mt_stack", mt_stack(2, anull, 0));
+    EXPECT_NULL(MT_ERR_INVALID_ARG, "mt_stack", mt_stack(0, aa, 0));
+    EXPECT_NULL(MT_ERR_SHAPE, "mt_stack", mt_stack(2, ab, 0));
+    EXPECT_NULL(MT_ERR_SHAPE, "mt_stack", mt_stack(2, av, 0));
+    for (size_t i = 0; i < BAD_DIMS; i++)
+        EXPECT_NULL(MT_ERR_INDEX, "mt_cat", mt_cat(2, aa, bad_dims_for_2d[i]));
+    const int bad_new_dims[] = {3, 4, -4, INT_MAX, INT_MIN};
+    for (size_t i = 0; i < sizeof bad_new_dims / sizeof bad_new_dims[0]; i++)
+        EXPECT_NULL(MT_ERR_INDEX, "mt_stack", mt_stack(2, aa, bad_new_dims[i]));
+    const int64_t fine[] = {0, 1}, bad[][2] = {{0, 2}, {-1, 0}, {INT64_MIN, 0}, {1, INT64_MAX}};
+    EXPECT_NULL(MT_ERR_NULL, "mt_index_select", mt_index_select(NULL, 0, 2, fine));
+    EXPECT_NULL(MT_ERR_NULL, "mt_index_select", mt_index_select(a, 0, 2, NULL));
+    EXPECT_NULL(MT_ERR_SHAPE, "mt_index_select", mt_index_select(a, 0, 0, fine));
+    EXPECT_NULL(MT_ERR_SHAPE, "mt_index_select", mt_index_select(a, 0, INT64_MIN, fine));
+    for (size_t i = 0; i < BAD_DIMS; i++)
+        EXPECT_NULL(MT_ERR_INDEX, "mt_index_select", mt_index_select(a, bad_dims_for_2d[i], 2, fine));
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        EXPECT_NULL(MT_ERR_INDEX, "mt_index_select", mt_index_select(a, 0, 2, bad[i]));
+    mt_release(a), mt_release(b), mt_release(v);
+}
+
+/* data in and out of existing tensors */
+static void audit_data(void)
+{
+    const float data[6] = {1, 2, 3, 4, 5, 6};
+    mt_tensor *t = arange(MT_DIMS(2, 3));
+    EXPECT_STATUS(MT_ERR_NULL, "mt_copy_from", mt_copy_from(NULL, data, 6));
+    EXPECT_STATUS(MT_ERR_NULL, "mt_copy_from", mt_copy_from(t, NULL, 6));
+    const int64_t bad_counts[] = {0, 5, 7, -1, INT64_MAX, INT64_MIN};
+    for (size_t i = 0; i < sizeof bad_counts / sizeof bad_counts[0]; i++)
+        EXPECT_STATUS(MT_ERR_SHAPE, "mt_copy_from", mt_copy_from(t, data, bad_counts[i]));
+    mt_tensor *row = mt_narrow(t, 0, 0, 1), *expanded = mt_expand(row, MT_DIMS(2, 3));
+    EXPECT_STATUS(MT_ERR_INVALID_ARG, "mt_copy_from", mt_copy_from(expanded, data, 6));
+    mt_tensor *leaf = arange(MT_DIMS(2, 3));
+    mt_set_requires_grad(leaf, true);
+    EXPECT_STATUS(MT_ERR_AUTODIFF, "mt_copy_from", mt_copy_from(leaf, data, 6));
+    float before[6];
+    mt_copy_to(t, before, 6);
+    EXPECT_TRUE("mt_copy_from", memcmp(before, (const float[]){0, 1, 2, 3, 4, 5}, sizeof before) == 0);
+    mt_tensor *tr = mt_transpose(t, 0, 1);
+    mt_tensor *no_data[] = {NULL, tr, expanded};
+    for (size_t i = 0; i < 3; i++) {
+        mt_clear_error();
+        const float *p = mt_data(no_data[i]);
+        if (p) {
+            cover("mt_data");
+            t_violation("mt_data(no_data[%zu]): returned data, expected NULL", i);
+        } else {
+            check_recorded("mt_data", "mt_data", i == 0 ? MT_ERR_NULL : MT_ERR_NOT_CONTIGUOUS);
+        }
+    }
+    EXPECT_STATUS(MT_ERR_NULL, "mt_mark_modified", mt_mark_modified(NULL));
+    mt_release(tr), mt_release(leaf), mt_release(expanded), mt_release(row), mt_release(t);
+}
 
 static void audit_autodiff(void)
 {
@@ -953,6 +1070,8 @@ Test(contract, inspection_elements_printing) { run_group(audit_inspection, "insp
 Test(contract, index_helpers) { run_group(audit_index_helpers, "index helpers"); }
 Test(contract, views) { run_group(audit_views, "views"); }
 Test(contract, operations) { run_group(audit_ops, "operations"); }
+Test(contract, joins_and_gathering) { run_group(audit_joins, "joins and gathering"); }
+Test(contract, data_in_and_out) { run_group(audit_data, "data in and out"); }
 Test(contract, autodiff) { run_group(audit_autodiff, "autodiff"); }
 Test(contract, memory_and_scopes) { run_group(audit_memory, "memory and scopes"); }
 Test(contract, runtime) { run_group(audit_runtime, "runtime"); }
@@ -1066,7 +1185,8 @@ Test(contract, every_public_function_is_audited)
 {
     void (*groups[])(void) = {audit_creation, audit_inspection, audit_index_helpers, audit_views,
                               audit_ops,      audit_autodiff,   audit_memory,        audit_runtime,
-                              audit_nn,       audit_nn_training, audit_safetensors};
+                              audit_nn,       audit_nn_training, audit_safetensors,
+                              audit_joins,    audit_data};
     for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++) groups[i]();
     /* every header of the core library (dist.h belongs to the separate MPI library, audited by
      * its own tests) */

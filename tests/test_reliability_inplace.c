@@ -86,6 +86,22 @@ Test(inplace, second_backward_after_sgd_step_is_refused)
     mt_scope_end(s);
 }
 
+Test(inplace, copy_from_and_writes_through_mt_data_refuse_backward)
+{
+    mt_scope s = mt_scope_begin();
+    mt_tensor *x = mt_full(MT_DIMS(2), 3.0f), *y = mt_full(MT_DIMS(2), 1.0f);
+    mt_set_requires_grad(x, true);
+    mt_tensor *z = mt_sum_all(mt_mul(x, y));
+    cr_assert_eq(mt_copy_from(y, (const float[]){5, 5}, 2), MT_OK);
+    cr_assert_eq(mt_backward(z), MT_ERR_AUTODIFF, "mt_copy_from bumped y's version");
+    mt_tensor *w = mt_full(MT_DIMS(2), 1.0f);
+    mt_tensor *z2 = mt_sum_all(mt_mul(x, w));
+    mt_data(w)[0] = 9.0f; /* a raw write: autodiff cannot see it ... */
+    cr_assert_eq(mt_mark_modified(w), MT_OK); /* ... until the caller says so */
+    cr_assert_eq(mt_backward(z2), MT_ERR_AUTODIFF);
+    mt_scope_end(s);
+}
+
 Test(inplace, unchanged_values_still_backward_and_add_is_not_refused)
 {
     mt_scope s = mt_scope_begin();

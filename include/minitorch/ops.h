@@ -104,6 +104,24 @@ MT_API mt_tensor *mt_sum_all(mt_tensor *a);
 /** Mean of every element, shape (1,). */
 MT_API mt_tensor *mt_mean_all(mt_tensor *a);
 
+/* ---- joining and gathering ---- */
+
+/** The n tensors ts[0..n-1] joined along `dim` (negative counts from the end): their shapes must
+ *  be equal except at dim. Any strides; the result is new and contiguous. Gradient: each part
+ *  gets its slice of g. MT_ERR_NULL for a NULL list or entry, MT_ERR_INVALID_ARG for n < 1,
+ *  MT_ERR_SHAPE when the shapes (or ndims) differ elsewhere, MT_ERR_INDEX for a dim out of
+ *  range. */
+MT_API mt_tensor *mt_cat(int n, mt_tensor *const *ts, int dim);
+/** The n tensors of equal shape joined along a new dim at `dim`, in [-ndim - 1, ndim]: the cat of
+ *  their mt_unsqueeze(ts[i], dim). Errors as mt_cat; MT_ERR_SHAPE when the shapes differ. */
+MT_API mt_tensor *mt_stack(int n, mt_tensor *const *ts, int dim);
+/** The entries index[0..n-1] of `a` along `dim`, in that order (repeats allowed): a new tensor of
+ *  a's shape with size n at dim. Gradient: g scatter-added into zeros of a's shape at the
+ *  indices, repeated indices accumulating in a fixed order (the same bits for any thread
+ *  count). MT_ERR_INDEX for a dim out of range or an index outside [0, size) (the message names
+ *  its position and value); MT_ERR_SHAPE for n < 1; MT_ERR_NULL for a NULL `a` or `index`. */
+MT_API mt_tensor *mt_index_select(mt_tensor *a, int dim, int64_t n, const int64_t *index);
+
 /* ---- matrix products ---- */
 
 /** (..., n, k) @ (..., k, m) -> (..., n, m). Batch dims broadcast; 2-D @ 2-D is 2-D. */

@@ -72,6 +72,28 @@ MT_API mt_tensor *mt_rand_uniform(int ndim, const int64_t *shape, float low, flo
                                   uint64_t seed);
 /** mt_rand_uniform in [0, 1). */
 MT_API mt_tensor *mt_rand(int ndim, const int64_t *shape, uint64_t seed);
+/** Standard normal values (mean 0, variance 1) from a seeded generator (Box-Muller on a
+ *  counter-based stream, in double, rounded to float): element i depends only on (seed, i), so
+ *  the values are the same for any thread count; the same as mt_init_normal(t, 0, 1, seed). */
+MT_API mt_tensor *mt_randn(int ndim, const int64_t *shape, uint64_t seed);
+/** The 1-D tensor start, start + step, ... below `end` (above it for a negative step), of
+ *  PyTorch's length ceil((end - start) / step); value i is start + i * step computed in double
+ *  and rounded once. MT_ERR_INVALID_ARG for step 0, a step of the wrong sign or a non-finite
+ *  argument; MT_ERR_SHAPE when the range is empty (start == end), since empty tensors are not
+ *  supported. */
+MT_API mt_tensor *mt_arange(float start, float end, float step);
+/** `steps` evenly spaced values from `start` to `end`, both included (PyTorch's formula: the
+ *  first half counted up from start, the second half down from end, so both ends are exact and
+ *  the spacing symmetric), computed in double and rounded once. steps == 1 gives [start].
+ *  MT_ERR_SHAPE for steps < 1, MT_ERR_INVALID_ARG for a non-finite start or end. */
+MT_API mt_tensor *mt_linspace(float start, float end, int64_t steps);
+/** The n x n identity matrix. MT_ERR_SHAPE for n < 1. */
+MT_API mt_tensor *mt_eye(int64_t n);
+/** New contiguous tensors of a's shape (whatever a's strides) filled with 0, 1 or `value`; they
+ *  never require grad. MT_ERR_NULL for a NULL `a`. */
+MT_API mt_tensor *mt_zeros_like(const mt_tensor *a);
+MT_API mt_tensor *mt_ones_like(const mt_tensor *a);
+MT_API mt_tensor *mt_full_like(const mt_tensor *a, float value);
 
 /* ---- inspection ---- */
 
@@ -106,6 +128,20 @@ MT_API mt_status mt_set(mt_tensor *t, const int64_t *index, float value);
 MT_API float mt_item(const mt_tensor *t);
 /** Copies all elements in row-major order into `dst`, which holds `capacity` floats. */
 MT_API mt_status mt_copy_to(const mt_tensor *t, float *dst, int64_t capacity);
+/** Fills `t` (any strides: a view writes into the storage it shares) with `data`, n floats in
+ *  row-major order of t's shape; allocates nothing. `data` must not overlap t's storage.
+ *  MT_ERR_SHAPE when n differs from mt_numel(t); MT_ERR_INVALID_ARG for a tensor with expanded
+ *  (zero-stride) dims; MT_ERR_AUTODIFF for a tensor that requires grad outside no-grad mode (the
+ *  write would bypass autodiff, as for the *_out functions). Calls mt_mark_modified(t). */
+MT_API mt_status mt_copy_from(mt_tensor *t, const float *data, int64_t n);
+/** The address of element [0,...,0] of a contiguous tensor: its mt_numel(t) values in row-major
+ *  order, valid while `t` lives. Reading is free; after writing through it, call
+ *  mt_mark_modified(t). NULL with MT_ERR_NOT_CONTIGUOUS for a tensor that is not contiguous
+ *  (call mt_contiguous first), MT_ERR_NULL for a NULL `t`. */
+MT_API float *mt_data(mt_tensor *t);
+/** Call after writing through mt_data so autodiff knows the values changed (it bumps the version
+ *  of t's storage, which the backward pass checks against the values it saved). */
+MT_API mt_status mt_mark_modified(mt_tensor *t);
 
 /* ---- printing ---- */
 
@@ -153,6 +189,23 @@ MT_API mt_tensor *mt_expand(mt_tensor *t, int ndim, const int64_t *shape);
 MT_API mt_tensor *mt_narrow(mt_tensor *t, int dim, int64_t start, int64_t length);
 /** `t` itself (a new reference) if contiguous, else a contiguous copy. */
 MT_API mt_tensor *mt_contiguous(mt_tensor *t);
+/** `a` without dimension `dim` when that dim has size 1; otherwise (and, since tensors have at
+ *  least one dim, for a 1-dim tensor of shape (1,), which PyTorch would make 0-dim) a view with
+ *  a's shape. MT_ERR_INDEX for a dim out of range. */
+MT_API mt_tensor *mt_squeeze(mt_tensor *a, int dim);
+/** `a` with a new dim of size 1 at position `dim`, in [-ndim - 1, ndim] (negative counts from
+ *  the end of the result, as PyTorch). MT_ERR_INDEX outside that range, MT_ERR_SHAPE when `a`
+ *  already has MT_MAX_DIMS dims. */
+MT_API mt_tensor *mt_unsqueeze(mt_tensor *a, int dim);
+/** Dims start..end (inclusive, negative count from the end) merged into one. A view when their
+ *  strides allow it (contiguous or not), else a copy, as reshape; start == end returns `a`
+ *  itself. MT_ERR_INDEX for a dim out of range, MT_ERR_INVALID_ARG when start comes after end. */
+MT_API mt_tensor *mt_flatten(mt_tensor *a, int start, int end);
+/** Splits `a` along `dim` into views of `size` elements (the last one smaller when size does not
+ *  divide the dim), written to out[0..count-1] (new references); returns count, or -1 on error
+ *  with nothing written: MT_ERR_INVALID_ARG for size < 1 or when max_out < count, MT_ERR_INDEX
+ *  for a dim out of range. Gradients flow back through each piece. */
+MT_API int mt_split(mt_tensor *a, int64_t size, int dim, mt_tensor **out, int max_out);
 
 #ifdef __cplusplus
 }

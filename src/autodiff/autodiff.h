@@ -15,7 +15,10 @@
     X(EXPAND, expand)   \
     X(NARROW, narrow)   /* ints[0]: dim; start */ \
     X(MATMUL, matmul)   \
-    X(LINEAR, linear)   /* inputs: x, w, bias (optional) */
+    X(LINEAR, linear)   /* inputs: x, w, bias (optional) */ \
+    X(CAT, cat)         /* ints[0]: dim; inputs: up to 3 parts, in order along dim */ \
+    X(SQUEEZE, squeeze) /* squeeze/unsqueeze (size-1 dims removed or inserted); shape: the input's */ \
+    X(INDEX_SELECT, index_select) /* ints[0]: dim; shape: the input's; indices */
 
 /* One entry per differentiable function, generated from the op tables: the unary ops, the
  * binary ops, the reductions (ints[0]: dim), then the structural functions. */

@@ -3,7 +3,9 @@
  *   add (g, g) | sub (g, -g) | mul (g b, g a) | div (g/b, -g a/b^2) | comparisons 0
  *   sum g broadcast back | prod g * (product of the others) | max g to the first maximal element
  *   permute: inverse permute | view: view back | expand: summed back | narrow: placed in zeros
- *   matmul (g B^T, A^T g) | linear (g W^T, x^T g, column sums of g). */
+ *   matmul (g B^T, A^T g) | linear (g W^T, x^T g, column sums of g)
+ *   cat: narrows of g | squeeze/unsqueeze: g with the size-1 dims put back or taken out
+ *   index_select: g scatter-added into zeros at the indices. */
 #include <math.h>
 #include <string.h>
 
@@ -318,7 +320,7 @@ enum {
     READS_add = 0, READS_sub = 0, READS_mul = 3, READS_div = 3, READS_constant = 0,
     READS_sum = 0, READS_prod = 1, READS_max = 1 | OUTPUT,
     READS_permute = 0, READS_view = 0, READS_expand = 0, READS_narrow = 0, READS_matmul = 3,
-    READS_linear = 3
+    READS_linear = 3, READS_cat = 0, READS_squeeze = 0, READS_index_select = 0
 };
 static const unsigned reads_of[] = {
 #define UNARY_ROW(E, name, cost, saves) \
@@ -372,6 +374,54 @@ mt_status mti_check_saved(const char *fn, const mti_node *node)
     return MT_OK;
 }
 #undef OUTPUT
+/* ---- cat, squeeze/unsqueeze, index_select ---- */
+
+static mt_status backward_cat(const char *fn, const mti_node *node, mt_tensor *g)
+{
+    const int d = node->ints[0];
+    int64_t start = 0, shape[MT_MAX_DIMS];
+    memcpy(shape, g->shape, sizeof shape);
+    mt_status status = MT_OK;
+    for (int i = 0; i < node->input_count && status == MT_OK; i++) {
+        mt_tensor *part = node->inputs[i];
+        shape[d] = part->shape[d];
+        if (wants(part))
+            status = mti_give_grad(fn, part, mti_tensor_alias(fn, g, g->ndim, shape, g->strides,
+                                                              g->offset + start * g->strides[d]));
+        start += shape[d];
+    }
+    return status;
+}
+
+/* g seen with the input's shape, which differs from g's only by size-1 dims: the other dims
+ * keep their strides, in order. */
+static mt_status backward_squeeze(const char *fn, const mti_node *node, mt_tensor *g)
+{
+    int64_t strides[MT_MAX_DIMS];
+    for (int i = 0, j = 0; i < node->ndim; i++) {
+        if (node->shape[i] == 1) {
+            strides[i] = 1;
+            continue;
+        }
+        while (g->shape[j] == 1) j++;
+        strides[i] = g->strides[j++];
+    }
+    return mti_give_grad(fn, node->inputs[0],
+                         mti_tensor_alias(fn, g, node->ndim, node->shape, strides, g->offset));
+}
+
+static mt_status backward_index_select(const char *fn, const mti_node *node, mt_tensor *g)
+{
+    mt_tensor *grad = mti_tensor_zeros(fn, node->ndim, node->shape);
+    if (!grad) return mt_last_status();
+    mti_strided out = mti_strided_of(grad), src = mti_strided_of(g);
+    mt_status status = mti_run_index_add(fn, &out, &src, node->ints[0], node->indices);
+    if (status != MT_OK) {
+        mti_unref(grad);
+        return status;
+    }
+    return mti_give_grad(fn, node->inputs[0], grad);
+}
 
 /* The descriptor table, generated from the op tables: a row without its formula does not
  * compile. */

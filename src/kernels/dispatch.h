@@ -45,4 +45,15 @@ mt_status mti_matmul_shape(const char *fn, const mt_tensor *a, const mt_tensor *
 /* A shape-(1,) tensor holding `value` (untracked). */
 mt_tensor *mti_scalar_tensor(const char *fn, float value);
 
+/* ---- gathering along one dim (kernels/gather.c, shared by both backends) ---- */
+/* out[..., j, ...] = in[..., index[j], ...] for every j < out->shape[dim]; out and in have the
+ * same shape except at dim, and every index is in [0, in->shape[dim]) (the caller checks). */
+void mti_run_index_select(const mti_strided *out, const mti_strided *in, int dim,
+                          const int64_t *index);
+/* out[..., index[j], ...] += src[..., j, ...] for every j < src->shape[dim]. Each output row adds
+ * its sources in ascending j, so the result is the same bits for any thread count. Fails (as
+ * `fn`, MT_ERR_NO_MEMORY, out unchanged) only when its scratch index cannot be allocated. */
+mt_status mti_run_index_add(const char *fn, const mti_strided *out, const mti_strided *src, int dim,
+                            const int64_t *index);
+
 #endif

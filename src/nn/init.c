@@ -59,14 +59,6 @@ typedef struct fill_rule {
     uint64_t key;
 } fill_rule;
 
-/* Box-Muller on one 64-bit draw: u1 in (0, 1) from the high 32 bits, u2 in [0, 1) from the
- * low 32 (one normal value per element, so each element stands alone). */
-static double standard_normal(uint64_t bits)
-{
-    const double u1 = ((double)(bits >> 32) + 0.5) * 0x1.0p-32, u2 = (double)(bits & 0xffffffffu) * 0x1.0p-32;
-    return sqrt(-2.0 * log(u1)) * cos(2.0 * 3.14159265358979323846 * u2);
-}
-
 static void fill_run(void *context, int64_t first, int64_t n, float *t, int64_t ts,
                      const float *unused, int64_t unused_stride)
 {
@@ -76,7 +68,7 @@ static void fill_run(void *context, int64_t first, int64_t n, float *t, int64_t 
         const uint64_t i = (uint64_t)(first + k);
         float value;
         if (r->normal) {
-            value = (float)(r->mean + r->std * standard_normal(mti_random_bits(r->key, i)));
+            value = (float)(r->mean + r->std * mti_random_normal(r->key, i));
         } else { /* as mt_rand_uniform: rounding must not reach high */
             value = (float)(r->low + r->span * (double)mti_random_unit(r->key, i));
             if (!((double)value < r->high)) value = (float)r->low;

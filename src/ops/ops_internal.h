@@ -29,5 +29,8 @@ mt_tensor *mti_op_view(const char *fn, mt_tensor *t, int ndim, const int64_t *sh
 mt_tensor *mti_op_contiguous(const char *fn, mt_tensor *t);
 mt_tensor *mti_op_binary(const char *fn, mti_binary_op op, mt_tensor *a, mt_tensor *b);
 mt_tensor *mti_op_scalar(const char *fn, mti_binary_op op, mt_tensor *a, float s, bool scalar_first);
+mt_tensor *mti_op_narrow(const char *fn, mt_tensor *t, int dim, int64_t start, int64_t length);
+mt_tensor *mti_op_unsqueeze(const char *fn, mt_tensor *t, int dim);
+mt_tensor *mti_op_cat(const char *fn, int n, mt_tensor *const *ts, int dim);
 
 #endif

@@ -146,9 +146,8 @@ mt_tensor *mt_expand(mt_tensor *t, int ndim, const int64_t *shape)
     return mti_track(fn, mti_record(fn, mti_tensor_alias(fn, t, ndim, shape, v.strides, t->offset), &spec, false));
 }
 
-mt_tensor *mt_narrow(mt_tensor *t, int dim, int64_t start, int64_t length)
+mt_tensor *mti_op_narrow(const char *fn, mt_tensor *t, int dim, int64_t start, int64_t length)
 {
-    static const char fn[] = "mt_narrow";
     if (!t) return mti_fail_null(fn, "t"), NULL;
     int d;
     if (mti_check_dim(fn, t->ndim, dim, &d) != MT_OK) return NULL;
@@ -168,5 +167,10 @@ mt_tensor *mt_narrow(mt_tensor *t, int dim, int64_t start, int64_t length)
     spec.ndim = t->ndim;
     memcpy(spec.shape, t->shape, sizeof spec.shape);
     mt_tensor *out = mti_tensor_alias(fn, t, t->ndim, shape, t->strides, t->offset + start * t->strides[d]);
-    return mti_track(fn, mti_record(fn, out, &spec, false));
+    return mti_record(fn, out, &spec, false);
+}
+
+mt_tensor *mt_narrow(mt_tensor *t, int dim, int64_t start, int64_t length)
+{
+    return mti_track("mt_narrow", mti_op_narrow("mt_narrow", t, dim, start, length));
 }

@@ -3,6 +3,7 @@
 #ifndef MTI_RUNTIME_RANDOM_H
 #define MTI_RUNTIME_RANDOM_H
 
+#include <math.h>
 #include <stdint.h>
 
 static inline uint64_t mti_mix64(uint64_t z)
@@ -25,6 +26,17 @@ static inline uint64_t mti_random_bits(uint64_t key, uint64_t i)
 static inline float mti_random_unit(uint64_t key, uint64_t i)
 {
     return (float)(mti_random_bits(key, i) >> 40) * 0x1.0p-24f;
+}
+
+/* A standard normal value (Box-Muller, in double) from draw i of the stream `key`: u1 in (0, 1)
+ * from the high 32 bits, u2 in [0, 1) from the low 32. One value per draw, so each element stands
+ * alone (|value| <= 6.7: the tail beyond has probability ~2e-11). */
+static inline double mti_random_normal(uint64_t key, uint64_t i)
+{
+    const uint64_t bits = mti_random_bits(key, i);
+    const double u1 = ((double)(bits >> 32) + 0.5) * 0x1.0p-32;
+    const double u2 = (double)(bits & 0xffffffffu) * 0x1.0p-32;
+    return sqrt(-2.0 * log(u1)) * cos(2.0 * 3.14159265358979323846 * u2);
 }
 
 #endif

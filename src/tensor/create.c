@@ -1,4 +1,5 @@
-/* Public tensor creation: zeros, ones, full, from a buffer, scalars, seeded uniform random. */
+/* Public tensor creation: zeros, ones, full, from a buffer, scalars, seeded uniform and normal
+ * random values, and the *_like forms. */
 #include <math.h>
 #include <string.h>
 
@@ -29,6 +30,13 @@ static void uniform_range(void *context, int64_t begin, int64_t end)
         float value = (float)(job->low + job->span * (double)mti_random_unit(job->key, (uint64_t)i));
         job->data[i] = value < job->high ? value : job->low; /* rounding must not reach high */
     }
+}
+
+static void normal_range(void *context, int64_t begin, int64_t end)
+{
+    const fill_job *job = context;
+    for (int64_t i = begin; i < end; i++) /* depends only on (seed, i), like uniform_range */
+        job->data[i] = (float)mti_random_normal(job->key, (uint64_t)i);
 }
 
 static void fill(float *data, int64_t n, float value)
@@ -96,4 +104,30 @@ mt_tensor *mt_rand_uniform(int ndim, const int64_t *shape, float low, float high
 mt_tensor *mt_rand(int ndim, const int64_t *shape, uint64_t seed)
 {
     return mti_track("mt_rand", mti_tensor_uniform("mt_rand", ndim, shape, 0.0f, 1.0f, seed));
+}
+
+mt_tensor *mt_randn(int ndim, const int64_t *shape, uint64_t seed)
+{
+    static const char fn[] = "mt_randn";
+    mt_tensor *t = mti_tensor_empty(fn, ndim, shape);
+    if (!t) return NULL;
+    fill_job job = {.data = t->storage->data, .key = mti_random_key(seed)};
+    mti_parallel_ranges(mti_threads_for(t->numel, (int64_t)1 << 16), t->numel, normal_range, &job);
+    return mti_track(fn, t);
+}
+
+/* ---- the *_like forms: a's shape, new contiguous storage, no history ---- */
+
+static mt_tensor *filled_like(const char *fn, const mt_tensor *a, float value)
+{
+    if (!a) return mti_fail_null(fn, "a"), NULL;
+    return filled(fn, a->ndim, a->shape, value);
+}
+
+mt_tensor *mt_zeros_like(const mt_tensor *a) { return filled_like("mt_zeros_like", a, 0.0f); }
+mt_tensor *mt_ones_like(const mt_tensor *a) { return filled_like("mt_ones_like", a, 1.0f); }
+
+mt_tensor *mt_full_like(const mt_tensor *a, float value)
+{
+    return filled_like("mt_full_like", a, value);
 }

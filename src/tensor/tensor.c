@@ -160,6 +160,7 @@ static void destroy(mt_tensor *t)
         if (node) {
             for (int i = 0; i < node->input_count; i++) held[count++] = node->inputs[i];
             for (int i = 0; i < node->saved_count; i++) held[count++] = node->saved[i];
+            mti_free(node->indices);
             mti_free(node);
         }
         for (int i = 0; i < count; i++) {

@@ -39,6 +39,7 @@ typedef struct mti_node {
     /* storage versions of inputs[i] and saved[i] when recorded (see mti_bump_version) */
     uint64_t input_versions[MTI_NODE_MAX_INPUTS];
     uint64_t saved_versions[MTI_NODE_MAX_SAVED];
+    int64_t *indices;              /* index_select's indices (owned: freed with the record) */
 } mti_node;
 
 struct mt_tensor {

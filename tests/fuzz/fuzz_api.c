@@ -3,7 +3,8 @@
  * The input bytes are decoded into a sequence of API calls on small tensors (at most 4 dims of
  * sizes 1..4) held in a few slots: creation, layouts through permute/transpose/narrow/expand/
  * view/reshape/contiguous/detach, elementwise ops with broadcasting, ops with a scalar, the
- * kernels into a caller's output, reductions, matmul and the fused linear layer, autodiff
+ * kernels into a caller's output, reductions, matmul and the fused linear layer, squeeze/
+ * unsqueeze/cat/index_select, autodiff
  * (requires_grad, backward, grad, zero_grad, no-grad mode), scopes, retain/release, and calls
  * that must fail (bad dims, non-permutations, shapes that do not fit, NULL arguments).
  *
@@ -1138,6 +1139,103 @@ static void op_errors(reader *r)
     }
 }
 
+/* ---- joins, size-1 dims and gathering: squeeze, unsqueeze, cat, index_select ---- */
+
+static void op_shape(reader *r)
+{
+    slot *a = pick_slot(r);
+    if (!a) return;
+    const int nd = a->ndim;
+    const bool bad = (u8(r) & 7) == 0;
+    double want[MAXN];
+    int64_t shape[MAXD];
+    slot tmp = *a;
+    mt_clear_error();
+    switch (u8(r) % 4) {
+    case 0: { /* squeeze: the dim goes only when it has size 1 and is not the last one left */
+        int dim = pick(r, 2 * nd) - nd, d = dim < 0 ? dim + nd : dim, n2 = 0;
+        if (bad) dim = nd + pick(r, 3);
+        mt_tensor *t = mt_squeeze(a->t, dim);
+        if (bad) {
+            expect_null("mt_squeeze", MT_ERR_INDEX, t);
+            return;
+        }
+        for (int i = 0; i < nd; i++)
+            if (!(i == d && a->shape[d] == 1 && nd > 1)) shape[n2++] = a->shape[i];
+        for (int64_t i = 0; i < numel(a); i++) want[i] = a->vals[i];
+        bool rg = records(&tmp, NULL);
+        store(target_slot(r), "mt_squeeze", t, n2, shape, want, 0, 0, rg, !rg);
+        return;
+    }
+    case 1: { /* unsqueeze anywhere in [-nd-1, nd] (slots hold at most MAXD dims) */
+        if (nd == MAXD) return;
+        int dim = pick(r, 2 * nd + 2) - nd - 1, d = dim < 0 ? dim + nd + 1 : dim;
+        if (bad) dim = (u8(r) & 1) ? nd + 1 + pick(r, 3) : -nd - 2 - pick(r, 3);
+        mt_tensor *t = mt_unsqueeze(a->t, dim);
+        if (bad) {
+            expect_null("mt_unsqueeze", MT_ERR_INDEX, t);
+            return;
+        }
+        for (int i = 0, j = 0; i <= nd; i++) shape[i] = i == d ? 1 : a->shape[j++];
+        for (int64_t i = 0; i < numel(a); i++) want[i] = a->vals[i];
+        bool rg = records(&tmp, NULL);
+        store(target_slot(r), "mt_unsqueeze", t, nd + 1, shape, want, 0, 0, rg, !rg);
+        return;
+    }
+    case 2: { /* cat of a, b (and a again): shapes must match except at dim */
+        slot *b = pick_slot(r);
+        slot tmp_b = *b;
+        int dim = pick(r, 2 * nd) - nd, d = dim < 0 ? dim + nd : dim, count = 2 + (u8(r) & 1);
+        bool alike = b->ndim == nd;
+        for (int i = 0; alike && i < nd; i++) alike = i == d || b->shape[i] == a->shape[i];
+        if (bad && alike) dim = nd + pick(r, 3);
+        mt_tensor *parts[3] = {a->t, b->t, a->t};
+        const slot *part_slots[3] = {&tmp, &tmp_b, &tmp};
+        if (!alike || bad) {
+            expect_null("mt_cat", alike ? MT_ERR_INDEX : MT_ERR_SHAPE, mt_cat(count, parts, dim));
+            return;
+        }
+        memcpy(shape, a->shape, sizeof shape);
+        shape[d] = (count - 1) * a->shape[d] + b->shape[d];
+        if (numel_of(nd, shape) > MAXN) return;
+        int64_t idx[MAXD] = {0}, src[MAXD];
+        do {
+            memcpy(src, idx, sizeof src);
+            int p = 0;
+            while (src[d] >= part_slots[p]->shape[d]) src[d] -= part_slots[p++]->shape[d];
+            want[ordinal(nd, shape, idx)] = part_slots[p]->vals[ordinal(nd, part_slots[p]->shape, src)];
+        } while (next_index(nd, shape, idx));
+        mt_tensor *t = mt_cat(count, parts, dim);
+        bool rg = records(&tmp, &tmp_b);
+        store(target_slot(r), "mt_cat", t, nd, shape, want, 0, 0, rg, !rg);
+        return;
+    }
+    default: { /* index_select with repeats; a bad index names itself */
+        int dim = pick(r, 2 * nd) - nd, d = dim < 0 ? dim + nd : dim;
+        int64_t n = 1 + pick(r, 6), index[6];
+        for (int64_t j = 0; j < n; j++) index[j] = pick(r, (int)a->shape[d]);
+        if (bad) index[pick(r, (int)n)] = (u8(r) & 1) ? a->shape[d] + pick(r, 3) : -1 - pick(r, 3);
+        memcpy(shape, a->shape, sizeof shape);
+        shape[d] = n;
+        if (numel_of(nd, shape) > MAXN) return;
+        mt_tensor *t = mt_index_select(a->t, dim, n, index);
+        if (bad) {
+            expect_null("mt_index_select", MT_ERR_INDEX, t);
+            return;
+        }
+        int64_t idx[MAXD] = {0}, src[MAXD];
+        do {
+            memcpy(src, idx, sizeof src);
+            src[d] = index[idx[d]];
+            want[ordinal(nd, shape, idx)] = a->vals[ordinal(nd, a->shape, src)];
+        } while (next_index(nd, shape, idx));
+        bool rg = records(&tmp, NULL);
+        store(target_slot(r), "mt_index_select", t, nd, shape, want, 0, 0, rg, !rg);
+        return;
+    }
+    }
+}
+
 /* ---- the driver ---- */
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -1165,11 +1263,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     scope_stack[1] = mt_scope_begin();
     int ops = 0;
     while (!done(&in) && ops++ < 200) {
-        unsigned op = u8(&in) % 16;
+        unsigned op = u8(&in) % 17;
         static const char *const names[] = {"create",  "create", "permute", "narrow",
                                             "expand",  "reshape", "unary",  "binary",
                                             "scalar",  "out",    "reduce",  "matmul",
-                                            "autodiff", "autodiff", "scope", "errors"};
+                                            "autodiff", "autodiff", "scope", "errors",
+                                            "shape"};
         current_op = names[op];
         switch (op) {
         case 0:
@@ -1187,7 +1286,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case 12:
         case 13: op_autodiff(&in); break;
         case 14: op_scope(&in); break;
-        default: op_errors(&in); break;
+        case 15: op_errors(&in); break;
+        default: op_shape(&in); break;
         }
         if (mt_scope_depth() != depth) finding("scope depth %d, expected %d", mt_scope_depth(), depth);
         if (mt_grad_enabled() != (no_grad == 0)) finding("grad mode");
