@@ -329,6 +329,7 @@ typedef struct row_job {
     int count;
     float *base[MAX_OPERANDS];
     int64_t along[MAX_OPERANDS];
+    bool full[MAX_OPERANDS]; /* holds whole lines (not one value per line) */
     int64_t n;
     int odims;
     int64_t shape[MT_MAX_DIMS];
@@ -344,7 +345,8 @@ static void job_init(row_job *job, int count, const mti_strided *const *views, i
     job->odims = 0;
     for (int k = 0; k < count; k++) {
         job->base[k] = views[k]->data;
-        job->along[k] = views[k]->shape[dim] > 1 ? views[k]->strides[dim] : 0;
+        job->full[k] = views[k]->shape[dim] > 1;
+        job->along[k] = job->full[k] ? views[k]->strides[dim] : 0;
     }
     for (int d = 0; d < line->ndim; d++) {
         if (d == dim || line->shape[d] == 1) continue;
@@ -368,13 +370,14 @@ static void job_init(row_job *job, int count, const mti_strided *const *views, i
     }
 }
 
-/* The path: contiguous when every full operand has unit stride along the dim; blocked when the
- * lines themselves sit next to each other in every operand. */
+/* The path: contiguous when every full operand has unit stride along the dim (an input expanded
+ * along it, stride 0, is not); blocked when the lines themselves sit next to each other in every
+ * operand. */
 static job_path choose_path(const row_job *job)
 {
     bool contiguous = true, blocked = job->shape[job->odims - 1] > 1 && job->n > 1;
     for (int k = 0; k < job->count; k++) {
-        if (job->along[k] != 0 && job->along[k] != 1) contiguous = false;
+        if (job->full[k] && job->along[k] != 1) contiguous = false;
         if (job->strides[k][job->odims - 1] != 1) blocked = false;
     }
     if (contiguous) return PATH_CONTIGUOUS;
