@@ -526,3 +526,18 @@ Test(rows, deterministic_for_any_thread_count, .timeout = 300)
     mt_set_num_threads(0);
     cr_assert_eq(mt_scope_end(s), MT_OK);
 }
+
+/* mt_reduce_out with MT_OP_MIN: the min kernel into a caller's output (NaN wins). */
+Test(rows, reduce_out_min)
+{
+    mt_tensor *a = mt_from_data(2, (const int64_t[]){2, 3}, (const float[]){3, -1, 2, 5, NAN, -7});
+    mt_tensor *out = mt_zeros(MT_DIMS(2, 1)), *out0 = mt_zeros(MT_DIMS(1, 3));
+    cr_assert_eq(mt_reduce_out(out, MT_OP_MIN, a, 1), MT_OK, "%s", mt_last_error());
+    t_expect_close("min over dim 1", out, (const double[]){-1, NAN}, 0, 0);
+    cr_assert_eq(mt_reduce_out(out0, MT_OP_MIN, a, 0), MT_OK, "%s", mt_last_error());
+    t_expect_close("min over dim 0", out0, (const double[]){3, NAN, -7}, 0, 0);
+    cr_assert_str_eq(mt_reduce_op_name(MT_OP_MIN), "min");
+    mt_release(a);
+    mt_release(out);
+    mt_release(out0);
+}
