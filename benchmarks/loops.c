@@ -153,3 +153,93 @@ void loop_gather_rows(float *restrict out, const float *restrict table, const in
     for (int64_t i = 0; i < n; i++)
         memcpy(out + i * cols, table + index[i] * cols, (size_t)cols * sizeof(float));
 }
+
+/* ---- functions of whole rows / columns: the usual three passes (max, sum of exp, write) ---- */
+
+void loop_softmax_rows(float *restrict out, const float *restrict a, int64_t rows, int64_t cols,
+                       int log_form, int threads)
+{
+#pragma omp parallel for num_threads(threads)
+    for (int64_t i = 0; i < rows; i++) {
+        const float *restrict x = a + i * cols;
+        float *restrict y = out + i * cols;
+        float m = -INFINITY, s = 0.0f;
+#pragma omp simd reduction(max : m)
+        for (int64_t j = 0; j < cols; j++) m = x[j] > m ? x[j] : m;
+        if (log_form) {
+#pragma omp simd reduction(+ : s)
+            for (int64_t j = 0; j < cols; j++) s += expf(x[j] - m);
+            const float shift = m + logf(s);
+#pragma omp simd
+            for (int64_t j = 0; j < cols; j++) y[j] = x[j] - shift;
+        } else {
+#pragma omp simd reduction(+ : s)
+            for (int64_t j = 0; j < cols; j++) {
+                y[j] = expf(x[j] - m);
+                s += y[j];
+            }
+            const float inv = 1.0f / s;
+#pragma omp simd
+            for (int64_t j = 0; j < cols; j++) y[j] *= inv;
+        }
+    }
+}
+
+void loop_softmax_cols(float *restrict out, const float *restrict a, int64_t rows, int64_t cols,
+                       int log_form, int threads)
+{
+    enum { BLOCK = 256 };
+    const int64_t blocks = (cols + BLOCK - 1) / BLOCK;
+#pragma omp parallel for num_threads(threads)
+    for (int64_t blk = 0; blk < blocks; blk++) {
+        const int64_t j0 = blk * BLOCK, w = j0 + BLOCK < cols ? BLOCK : cols - j0;
+        float m[BLOCK], s[BLOCK];
+        for (int64_t k = 0; k < w; k++) m[k] = -INFINITY, s[k] = 0.0f;
+        for (int64_t i = 0; i < rows; i++) {
+            const float *restrict x = a + i * cols + j0;
+#pragma omp simd
+            for (int64_t k = 0; k < w; k++) m[k] = x[k] > m[k] ? x[k] : m[k];
+        }
+        for (int64_t i = 0; i < rows; i++) {
+            const float *restrict x = a + i * cols + j0;
+            float *restrict y = out + i * cols + j0;
+            if (log_form) {
+#pragma omp simd
+                for (int64_t k = 0; k < w; k++) s[k] += expf(x[k] - m[k]);
+            } else {
+#pragma omp simd
+                for (int64_t k = 0; k < w; k++) {
+                    y[k] = expf(x[k] - m[k]);
+                    s[k] += y[k];
+                }
+            }
+        }
+        for (int64_t k = 0; k < w; k++) s[k] = log_form ? m[k] + logf(s[k]) : 1.0f / s[k];
+        for (int64_t i = 0; i < rows; i++) {
+            const float *restrict x = a + i * cols + j0;
+            float *restrict y = out + i * cols + j0;
+            if (log_form) {
+#pragma omp simd
+                for (int64_t k = 0; k < w; k++) y[k] = x[k] - s[k];
+            } else {
+#pragma omp simd
+                for (int64_t k = 0; k < w; k++) y[k] *= s[k];
+            }
+        }
+    }
+}
+
+void loop_logsumexp_rows(float *restrict out, const float *restrict a, int64_t rows, int64_t cols,
+                         int threads)
+{
+#pragma omp parallel for num_threads(threads)
+    for (int64_t i = 0; i < rows; i++) {
+        const float *restrict x = a + i * cols;
+        float m = -INFINITY, s = 0.0f;
+#pragma omp simd reduction(max : m)
+        for (int64_t j = 0; j < cols; j++) m = x[j] > m ? x[j] : m;
+#pragma omp simd reduction(+ : s)
+        for (int64_t j = 0; j < cols; j++) s += expf(x[j] - m);
+        out[i] = m + logf(s);
+    }
+}

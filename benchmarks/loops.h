@@ -51,4 +51,16 @@ void loop_chain_sigmoid(float *restrict s, float *restrict dw, float *restrict d
                         const float *restrict x, const float *restrict w, const float *restrict b,
                         int64_t rows, int64_t cols);
 
+/* Softmax (log_form 0) or log_softmax (1) of each row of a (rows x cols), the usual three passes
+ * per row: max, sum of exp(x - max) (softmax stores the exps), then scale (or subtract). */
+void loop_softmax_rows(float *restrict out, const float *restrict a, int64_t rows, int64_t cols,
+                       int log_form, int threads);
+/* The same down each column (softmax over dim 0): blocks of 256 columns advance row by row, so
+ * the reads stay in order, with the three passes over the block. */
+void loop_softmax_cols(float *restrict out, const float *restrict a, int64_t rows, int64_t cols,
+                       int log_form, int threads);
+/* out[i] = max + log(sum of exp(x - max)) over row i. */
+void loop_logsumexp_rows(float *restrict out, const float *restrict a, int64_t rows, int64_t cols,
+                         int threads);
+
 #endif

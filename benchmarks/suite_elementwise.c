@@ -24,13 +24,14 @@ static const char SUITE[] = "elementwise";
 
 /* ---- the timed bodies ---- */
 
-typedef enum lib_kind { LIB_MAP, LIB_ZIP, LIB_SUM, LIB_SUM_ALL } lib_kind;
+typedef enum lib_kind { LIB_MAP, LIB_ZIP, LIB_SUM, LIB_SUM_ALL, LIB_ROWS } lib_kind;
 
 /* One library call: the allocating form when `out` is NULL, else the _out form. */
 typedef struct lib_job {
     lib_kind kind;
     mt_tensor *(*unary)(mt_tensor *);              /* LIB_MAP, allocating form */
     mt_tensor *(*binary)(mt_tensor *, mt_tensor *); /* LIB_ZIP, allocating form */
+    mt_tensor *(*rows)(mt_tensor *, int);          /* LIB_ROWS (softmax, ...): allocating only */
     int op;                                        /* mt_unary_op / mt_binary_op, _out form */
     mt_tensor *a, *b;
     int dim;                                       /* LIB_SUM, and the _out form of LIB_SUM_ALL */
@@ -56,6 +57,7 @@ static void run_lib(void *p)
     case LIB_MAP: r = j->unary(j->a); break;
     case LIB_ZIP: r = j->binary(j->a, j->b); break;
     case LIB_SUM: r = mt_sum(j->a, j->dim); break;
+    case LIB_ROWS: r = j->rows(j->a, j->dim); break;
     default: r = mt_sum_all(j->a); break;
     }
     bench_check(r != NULL, "an operation");
@@ -63,7 +65,8 @@ static void run_lib(void *p)
 }
 
 typedef enum loop_kind {
-    L_NEG, L_SIGMOID, L_ADD, L_MUL, L_ADD_ROW, L_ADD_COL, L_ADD_T, L_ADD_T_UNTILED, L_SUM_ROWS
+    L_NEG, L_SIGMOID, L_ADD, L_MUL, L_ADD_ROW, L_ADD_COL, L_ADD_T, L_ADD_T_UNTILED, L_SUM_ROWS,
+    L_SOFTMAX_ROWS, L_LOG_SOFTMAX_ROWS, L_SOFTMAX_COLS, L_LOG_SOFTMAX_COLS, L_LOGSUMEXP_ROWS
 } loop_kind;
 
 typedef struct loop_job {
@@ -88,6 +91,11 @@ static void run_loop(void *p)
     case L_ADD_T: loop_add_transposed(j->out, j->a, j->b, s, j->threads); break;
     case L_ADD_T_UNTILED: loop_add_transposed_untiled(j->out, j->a, j->b, s, j->threads); break;
     case L_SUM_ROWS: loop_sum_rows(j->out, j->a, s, s, j->threads); break;
+    case L_SOFTMAX_ROWS: loop_softmax_rows(j->out, j->a, s, s, 0, j->threads); break;
+    case L_LOG_SOFTMAX_ROWS: loop_softmax_rows(j->out, j->a, s, s, 1, j->threads); break;
+    case L_SOFTMAX_COLS: loop_softmax_cols(j->out, j->a, s, s, 0, j->threads); break;
+    case L_LOG_SOFTMAX_COLS: loop_softmax_cols(j->out, j->a, s, s, 1, j->threads); break;
+    case L_LOGSUMEXP_ROWS: loop_logsumexp_rows(j->out, j->a, s, s, j->threads); break;
     }
 }
 
@@ -193,6 +201,26 @@ static void time_op(const suite_state *s, const char *name, int threads, double 
             snprintf(what, sizeof what, "%s (%s, %d threads)", out_name, backend, threads);
             bench_check_close(what, out_job.out, want, count, tol);
         }
+    }
+}
+
+/* Times a function of whole lines (mt_softmax etc., allocating form) on every backend, then
+ * checks one result against the loop's `want`. */
+static void time_rows(const suite_state *s, const char *name, int threads, double bytes,
+                      const char *baseline, lib_job job, const float *want, int64_t count, float tol)
+{
+    for (int k = 0; k < s->config->backend_count; k++) {
+        const char *backend = s->config->backends[k];
+        bench_run(&(bench_case){.name = name, .suite = SUITE, .backend = backend,
+                                .threads = threads, .size = s->size, .work = bytes,
+                                .unit = BENCH_BYTES, .baseline = baseline, .fn = run_lib,
+                                .ctx = &job});
+        bench_check(mt_set_backend_by_name(backend) == MT_OK, "mt_set_backend_by_name");
+        mt_scope scope = mt_scope_begin();
+        char what[128];
+        snprintf(what, sizeof what, "%s (%s, %d threads)", name, backend, threads);
+        bench_check_close(what, job.rows(job.a, job.dim), want, count, tol);
+        mt_scope_end(scope);
     }
 }
 
@@ -359,6 +387,34 @@ static void run(const bench_config *config)
         mt_release(table);
         free(index);
         free(gathered);
+    }
+
+    /* softmax, log_softmax over rows (dim 1: contiguous lines) and columns (dim 0: the blocked
+     * path), and logsumexp over rows, each against the three-pass loop; at 1 and N threads. The
+     * loop sums in another order: allow 1e-5 relative. */
+    for (int t = 0; t < count; t++) {
+        const int th = counts[t];
+        const struct {
+            const char *name, *loop;
+            loop_kind kind;
+            mt_tensor *(*fn)(mt_tensor *, int);
+            int dim;
+        } cases[] = {{"softmax dim1", "softmax rows loop", L_SOFTMAX_ROWS, mt_softmax, 1},
+                     {"softmax dim0", "softmax cols loop", L_SOFTMAX_COLS, mt_softmax, 0},
+                     {"log_softmax dim1", "log_softmax rows loop", L_LOG_SOFTMAX_ROWS, mt_log_softmax, 1},
+                     {"log_softmax dim0", "log_softmax cols loop", L_LOG_SOFTMAX_COLS, mt_log_softmax, 0}};
+        for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+            time_loop(&s, cases[c].loop, (loop_job){cases[c].kind, bout, bx, NULL, side, th},
+                      2 * f * n, NULL);
+            time_rows(&s, cases[c].name, th, 2 * f * n, cases[c].loop,
+                      (lib_job){.kind = LIB_ROWS, .rows = cases[c].fn, .a = x, .dim = cases[c].dim},
+                      bout, n, 1e-5f);
+        }
+        time_loop(&s, "logsumexp rows loop", (loop_job){L_LOGSUMEXP_ROWS, bsum, bx, NULL, side, th},
+                  sum_bytes, NULL);
+        time_rows(&s, "logsumexp dim1", th, sum_bytes, "logsumexp rows loop",
+                  (lib_job){.kind = LIB_ROWS, .rows = mt_logsumexp, .a = x, .dim = 1}, bsum, side,
+                  1e-5f);
     }
 
     /* per-call overhead: a 2x2 add */

@@ -1298,3 +1298,235 @@ Test(grad_shape, squeeze) { run_shape("squeeze", S_SQUEEZE); }
 Test(grad_shape, unsqueeze) { run_shape("unsqueeze", S_UNSQUEEZE); }
 Test(grad_shape, flatten) { run_shape("flatten", S_FLATTEN); }
 Test(grad_shape, index_select_with_repeats) { run_shape("index_select", S_INDEX_SELECT); }
+
+/* ------------------------------------------------------------------------------------------ */
+/* functions of whole lines (min, softmax, log_softmax, logsumexp, var, std) and the losses     */
+
+typedef enum line_kind {
+    L_MIN, L_SOFTMAX, L_LOG_SOFTMAX, L_LOGSUMEXP, L_VAR, L_STD, L_CROSS_ENTROPY, L_MSE
+} line_kind;
+
+typedef struct line_def {
+    const char *name;
+    line_kind kind;
+    int correction; /* var, std */
+} line_def;
+
+/* The function of one line v[0..n) at stride `step` in double; ONE-width results in *out. */
+static void ref_one_line(const line_def *d, const double *v, int64_t n, int64_t step, double *out,
+                         int64_t out_step)
+{
+    double m = -INFINITY, lo = INFINITY, sum = 0, s = 0;
+    for (int64_t j = 0; j < n; j++) {
+        m = fmax(m, v[j * step]);
+        lo = fmin(lo, v[j * step]);
+        sum += v[j * step];
+    }
+    for (int64_t j = 0; j < n; j++) s += exp(v[j * step] - m);
+    double mean = sum / (double)n, sq = 0;
+    for (int64_t j = 0; j < n; j++) sq += (v[j * step] - mean) * (v[j * step] - mean);
+    double divisor = fmax(0.0, (double)(n - d->correction));
+    switch (d->kind) {
+    case L_MIN: out[0] = lo; break;
+    case L_SOFTMAX:
+        for (int64_t j = 0; j < n; j++) out[j * out_step] = exp(v[j * step] - m) / s;
+        break;
+    case L_LOG_SOFTMAX:
+        for (int64_t j = 0; j < n; j++) out[j * out_step] = v[j * step] - m - log(s);
+        break;
+    case L_LOGSUMEXP: out[0] = m + log(s); break;
+    case L_VAR: out[0] = sq / divisor; break;
+    case L_STD: out[0] = sqrt(sq / divisor); break;
+    default: break;
+    }
+}
+
+static void ref_line(const gc_case *c, const gc_arg *x, double *out)
+{
+    const line_def *d = c->def;
+    if (d->kind == L_CROSS_ENTROPY) { /* mean of logsumexp(row) - row[label] */
+        int64_t rows = x[0].shape[0], classes = x[0].shape[1];
+        double total = 0, lse;
+        const line_def lse_def = {"lse", L_LOGSUMEXP, 0};
+        for (int64_t i = 0; i < rows; i++) {
+            ref_one_line(&lse_def, x[0].v + i * classes, classes, 1, &lse, 1);
+            total += lse - x[0].v[i * classes + c->order[i]];
+        }
+        out[0] = total / (double)rows;
+        return;
+    }
+    if (d->kind == L_MSE) { /* over the broadcast shape */
+        int64_t idx[MT_MAX_DIMS] = {0}, ia[MT_MAX_DIMS], ib[MT_MAX_DIMS];
+        double total = 0;
+        int64_t count = 0;
+        do {
+            t_broadcast_index(c->tgt_ndim, idx, x[0].ndim, x[0].shape, ia);
+            t_broadcast_index(c->tgt_ndim, idx, x[1].ndim, x[1].shape, ib);
+            double diff = x[0].v[t_ordinal(x[0].ndim, x[0].shape, ia)] -
+                          x[1].v[t_ordinal(x[1].ndim, x[1].shape, ib)];
+            total += diff * diff;
+            count++;
+        } while (t_next_index(c->tgt_ndim, c->tgt_shape, idx));
+        out[0] = total / (double)count;
+        return;
+    }
+    /* element j of line (o, i) sits at o * n * inner + j * inner + i */
+    int dim = c->dim_norm;
+    int64_t n = x[0].shape[dim], inner = 1, outer = 1;
+    for (int i = dim + 1; i < x[0].ndim; i++) inner *= x[0].shape[i];
+    for (int i = 0; i < dim; i++) outer *= x[0].shape[i];
+    bool full = d->kind == L_SOFTMAX || d->kind == L_LOG_SOFTMAX;
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t i = 0; i < inner; i++)
+            ref_one_line(d, x[0].v + o * n * inner + i, n, inner,
+                         full ? out + o * n * inner + i : out + o * inner + i, inner);
+}
+
+static mt_tensor *lib_line(const gc_case *c, mt_tensor *const *x)
+{
+    const line_def *d = c->def;
+    switch (d->kind) {
+    case L_MIN: return mt_min(x[0], c->dim);
+    case L_SOFTMAX: return mt_softmax(x[0], c->dim);
+    case L_LOG_SOFTMAX: return mt_log_softmax(x[0], c->dim);
+    case L_LOGSUMEXP: return mt_logsumexp(x[0], c->dim);
+    case L_VAR: return mt_var(x[0], c->dim, d->correction);
+    case L_STD: return mt_std(x[0], c->dim, d->correction);
+    case L_CROSS_ENTROPY: {
+        int64_t labels[MT_MAX_DIMS];
+        for (int64_t i = 0; i < c->in[0].shape[0]; i++) labels[i] = c->order[i];
+        return mt_loss_cross_entropy(x[0], c->in[0].shape[0], labels);
+    }
+    case L_MSE: return mt_loss_mse(x[0], x[1]);
+    }
+    return NULL;
+}
+
+/* Distinct values at least 0.1 apart (no ties for min), as floats. */
+static double *distinct_values(t_rng *r, int64_t n)
+{
+    double *v = malloc(sizeof(double) * (size_t)n);
+    int64_t *perm = malloc(sizeof(int64_t) * (size_t)n);
+    cr_assert(v && perm);
+    for (int64_t i = 0; i < n; i++) perm[i] = i;
+    for (int64_t i = n - 1; i > 0; i--) {
+        int64_t j = t_rng_int(r, 0, (int)i), t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+    for (int64_t i = 0; i < n; i++)
+        v[i] = (double)(float)(((double)perm[i] + t_rng_uniform(r, 0.1, 0.9)) * 0.5 - (double)n * 0.25);
+    free(perm);
+    return v;
+}
+
+static void run_line(const line_def *d)
+{
+    t_rng r = t_rng_seed(name_seed(d->name));
+    T_BACKENDS_EACH(be)
+    {
+        t_use_backend(be);
+        for (int it = 0; it < 2 * ITERS; it++)
+            for (int mode = 0; mode < LAYOUT_MODES; mode++) {
+                gc_case c = {.name = d->name, .arity = 1, .lib = lib_line, .ref = ref_line,
+                             .def = d, .weighted = true};
+                int64_t s[MT_MAX_DIMS];
+                int nd = t_random_shape(&r, d->kind == L_CROSS_ENTROPY ? 2 : 1,
+                                        d->kind == L_CROSS_ENTROPY ? 2 : 3, 4, s);
+                c.dim = t_rng_int(&r, -nd, nd - 1);
+                c.dim_norm = c.dim < 0 ? c.dim + nd : c.dim;
+                if (d->correction > 0 && s[c.dim_norm] <= d->correction) s[c.dim_norm] = d->correction + 1;
+                int64_t n = t_numel(nd, s);
+                set_arg(&c.in[0], nd, s);
+                c.in[0].v = d->kind == L_MIN ? distinct_values(&r, n) : t_random_values(&r, n, -3, 3);
+                for (int64_t i = 0; d->kind != L_MIN && i < n; i++) c.in[0].v[i] = (float)c.in[0].v[i];
+                c.res_ndim = nd;
+                memcpy(c.res_shape, s, sizeof s);
+                if (d->kind == L_CROSS_ENTROPY || d->kind == L_MSE) {
+                    c.res_ndim = 1;
+                    c.res_shape[0] = 1;
+                    for (int64_t i = 0; i < s[0]; i++) c.order[i] = t_rng_int(&r, 0, (int)s[1] - 1);
+                } else if (d->kind != L_SOFTMAX && d->kind != L_LOG_SOFTMAX) {
+                    c.res_shape[c.dim_norm] = 1;
+                }
+                if (d->kind == L_MSE) { /* a second input, the two broadcast together */
+                    c.arity = 2;
+                    int na, nb;
+                    int64_t sa[MT_MAX_DIMS], sb[MT_MAX_DIMS];
+                    t_random_broadcast_pair(&r, nd, s, &na, sa, &nb, sb);
+                    set_arg(&c.in[0], na, sa);
+                    set_arg(&c.in[1], nb, sb);
+                    cr_assert(t_broadcast_shapes(na, sa, nb, sb, &c.tgt_ndim, c.tgt_shape));
+                    for (int i = 0; i < 2; i++) {
+                        free(c.in[i].v);
+                        int64_t count = t_numel(c.in[i].ndim, c.in[i].shape);
+                        c.in[i].v = t_random_values(&r, count, -3, 3);
+                        for (int64_t e = 0; e < count; e++) c.in[i].v[e] = (float)c.in[i].v[e];
+                    }
+                }
+                char name2[96];
+                snprintf(name2, sizeof name2, "%s (dim %d)", d->name, c.dim);
+                c.name = name2;
+                gc_check(&c, &r, mode, it);
+                gc_free(&c);
+            }
+    }
+}
+
+#define LINE_TEST(test, kind, correction)                              \
+    Test(grad_line, test)                                              \
+    {                                                                  \
+        static const line_def d = {#test, kind, correction};           \
+        run_line(&d);                                                  \
+    }
+
+LINE_TEST(min_distinct, L_MIN, 0)
+LINE_TEST(softmax, L_SOFTMAX, 0)
+LINE_TEST(log_softmax, L_LOG_SOFTMAX, 0)
+LINE_TEST(logsumexp, L_LOGSUMEXP, 0)
+LINE_TEST(var_population, L_VAR, 0)
+LINE_TEST(var_unbiased, L_VAR, 1)
+LINE_TEST(std_population, L_STD, 0)
+LINE_TEST(std_unbiased, L_STD, 1)
+LINE_TEST(var_correction_2, L_VAR, 2)
+LINE_TEST(cross_entropy, L_CROSS_ENTROPY, 0)
+LINE_TEST(mse_broadcast, L_MSE, 0)
+
+/* Large lines: the row kernels' contiguous (dim 1) and blocked (dim 0) paths, threaded.
+ * Gradients here are small (softmax's ~y ~ 1/300, std's ~1/(n std)), so BIG_ATOL would hide a
+ * wrong formula: the float32 error of an element is below ~3e-5 (a 300-term sum of |w| <= 2,
+ * relative error <= 300 u, scaled by exp(y) ~ 1/300; std's deviation is off by <= 300 u |x|
+ * divided by (n - 1) std ~ 500), so we allow 1e-4 (1e-5 for std) absolute and 1e-3 relative,
+ * while a dropped term is off by >= ~1e-3 (1e-4 for std). */
+Test(grad_big, softmax_family)
+{
+    t_rng r = t_rng_seed(name_seed("big softmax"));
+    cr_assert_eq(mt_set_num_threads(3), MT_OK);
+    static const line_def defs[] = {{"big softmax", L_SOFTMAX, 0},
+                                    {"big log_softmax", L_LOG_SOFTMAX, 0},
+                                    {"big logsumexp", L_LOGSUMEXP, 0},
+                                    {"big std", L_STD, 1}};
+    T_BACKENDS_EACH(be)
+    {
+        t_use_backend(be);
+        for (size_t k = 0; k < sizeof defs / sizeof *defs; k++)
+            for (int dim = 0; dim < 2; dim++)
+                for (int mode = 0; mode < 3; mode++) {
+                    gc_case c = {.name = defs[k].name, .arity = 1, .lib = lib_line,
+                                 .ref = ref_line, .def = &defs[k], .weighted = true,
+                                 .max_checked = BIG_SAMPLES, .rtol = 1e-3,
+                                 .atol = defs[k].kind == L_STD ? 1e-5 : 1e-4,
+                                 .dim = dim, .dim_norm = dim};
+                    set_arg(&c.in[0], 2, (const int64_t[]){300, 280});
+                    c.in[0].v = t_random_values(&r, 300 * 280, -3, 3);
+                    for (int64_t i = 0; i < 300 * 280; i++) c.in[0].v[i] = (float)c.in[0].v[i];
+                    c.res_ndim = 2;
+                    c.res_shape[0] = 300;
+                    c.res_shape[1] = 280;
+                    if (defs[k].kind != L_SOFTMAX && defs[k].kind != L_LOG_SOFTMAX) c.res_shape[dim] = 1;
+                    gc_check(&c, &r, mode, (int)k);
+                    gc_free(&c);
+                }
+    }
+    mt_set_num_threads(0);
+}

@@ -604,7 +604,7 @@ Test(reduce_out, errors)
     t_expect_error(MT_ERR_INVALID_ARG, "mt_reduce_out");
     t_expect_filled("unchanged after a failed call", big, 9.0f);
 
-    const int bad_ops[] = {3, 7, -1}; /* 3: one past MT_OP_MAX */
+    const int bad_ops[] = {4, 7, -1}; /* 4: one past MT_OP_MIN */
     for (int i = 0; i < 3; i++) {
         mt_clear_error();
         cr_assert_eq(mt_reduce_out(out, (mt_reduce_op)bad_ops[i], a, 1), MT_ERR_INVALID_ARG);

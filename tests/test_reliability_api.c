@@ -504,7 +504,8 @@ static const struct {
 static const struct {
     const char *fn;
     reduce_fn call;
-} reductions[] = {F(sum), F(prod), F(max), F(mean)};
+} reductions[] = {F(sum), F(prod), F(max), F(mean), F(min), F(argmax), F(argmin), F(logsumexp),
+                  F(softmax), F(log_softmax)};
 #undef F
 
 static void audit_ops(void)
@@ -533,6 +534,12 @@ static void audit_ops(void)
         EXPECT_NULL(MT_ERR_NULL, reductions[i].fn, reductions[i].call(NULL, 0));
         for (size_t d = 0; d < BAD_DIMS; d++)
             EXPECT_NULL(MT_ERR_INDEX, reductions[i].fn, reductions[i].call(a, bad_dims_for_2d[d]));
+    }
+    EXPECT_NULL(MT_ERR_NULL, "mt_var", mt_var(NULL, 0, 1));
+    EXPECT_NULL(MT_ERR_NULL, "mt_std", mt_std(NULL, 0, 1));
+    for (size_t d = 0; d < BAD_DIMS; d++) {
+        EXPECT_NULL(MT_ERR_INDEX, "mt_var", mt_var(a, bad_dims_for_2d[d], 1));
+        EXPECT_NULL(MT_ERR_INDEX, "mt_std", mt_std(a, bad_dims_for_2d[d], INT_MIN));
     }
     /* matmul: fewer than 2 dims, inner dims that differ, batch dims that do not broadcast */
     mt_tensor *m34 = arange(MT_DIMS(3, 4)), *b234 = arange(MT_DIMS(2, 3, 4));
@@ -895,6 +902,19 @@ static void audit_nn(void)
         EXPECT_NULL(MT_ERR_SHAPE, losses[i].fn, losses[i].call(p, y3));
     }
     EXPECT_NULL(MT_ERR_SHAPE, "mt_loss_softmax_cross_entropy", mt_loss_softmax_cross_entropy(v, v4));
+    EXPECT_NULL(MT_ERR_NULL, "mt_loss_mse", mt_loss_mse(NULL, y));
+    EXPECT_NULL(MT_ERR_NULL, "mt_loss_mse", mt_loss_mse(p, NULL));
+    EXPECT_NULL(MT_ERR_BROADCAST, "mt_loss_mse", mt_loss_mse(p, y3));
+    const int64_t two_labels[2] = {0, 1};
+    EXPECT_NULL(MT_ERR_NULL, "mt_loss_cross_entropy", mt_loss_cross_entropy(NULL, 2, two_labels));
+    EXPECT_NULL(MT_ERR_NULL, "mt_loss_cross_entropy", mt_loss_cross_entropy(p, 2, NULL));
+    EXPECT_NULL(MT_ERR_SHAPE, "mt_loss_cross_entropy", mt_loss_cross_entropy(v, 2, two_labels));
+    EXPECT_NULL(MT_ERR_SHAPE, "mt_loss_cross_entropy", mt_loss_cross_entropy(p, 3, two_labels));
+    EXPECT_NULL(MT_ERR_SHAPE, "mt_loss_cross_entropy", mt_loss_cross_entropy(p, -1, two_labels));
+    EXPECT_NULL(MT_ERR_INDEX, "mt_loss_cross_entropy",
+                mt_loss_cross_entropy(p, 2, (const int64_t[]){0, 2}));
+    EXPECT_NULL(MT_ERR_INDEX, "mt_loss_cross_entropy",
+                mt_loss_cross_entropy(p, 2, (const int64_t[]){INT64_MIN, 0}));
 
     const int64_t labels[3] = {0, 1, 2};
     EXPECT_NULL(MT_ERR_NULL, "mt_one_hot", mt_one_hot(NULL, 3, 3));

@@ -261,6 +261,18 @@ MT_API mt_tensor *mt_loss_bce_with_logits(mt_tensor *logits, mt_tensor *y);
  *  mean over rows of -sum(target * log_softmax(logits)), with the max subtracted first so large
  *  logits do not overflow. */
 MT_API mt_tensor *mt_loss_softmax_cross_entropy(mt_tensor *logits, mt_tensor *targets);
+/** PyTorch's mse_loss: mean((pred - target)^2). Like PyTorch, the two shapes broadcast (the mean
+ *  is over the broadcast shape; PyTorch warns about a mismatch, this library never prints);
+ *  shapes that do not broadcast fail with MT_ERR_BROADCAST. Gradient 2 (pred - target) / numel,
+ *  summed back over broadcast dims. */
+MT_API mt_tensor *mt_loss_mse(mt_tensor *pred, mt_tensor *target);
+/** PyTorch's cross_entropy with class indices: mean over the batch of
+ *  logsumexp(logits[i]) - logits[i, labels[i]] for logits (N, C) and `n` labels. Fused: one
+ *  log-sum-exp pass over the logits (stable for any finite logits), and one pass for the gradient
+ *  (softmax(logits) - onehot(labels)) / N. Fails with MT_ERR_SHAPE when logits is not 2-D, n != N
+ *  or C > 2^24, MT_ERR_INDEX for a label outside 0..C-1 (PyTorch's ignore_index is not
+ *  supported). */
+MT_API mt_tensor *mt_loss_cross_entropy(mt_tensor *logits, int64_t n, const int64_t *labels);
 /** One-hot rows (n, classes) for integer labels in [0, classes). */
 MT_API mt_tensor *mt_one_hot(const int64_t *labels, int64_t n, int64_t classes);
 

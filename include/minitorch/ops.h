@@ -11,7 +11,8 @@
  *   mt_sigmoid  stable form, never overflows: sigmoid(-100) is ~3.7e-44, sigmoid(100) is 1.
  *   mt_exp      overflows to +inf above ~88.7.
  *   comparisons return 1.0 or 0.0; mt_is_close is |a - b| < 1e-2 (absolute, as MiniTorch).
- *   NaN propagates through arithmetic and sums; mt_max treats NaN as the largest value.
+ *   NaN propagates through arithmetic and sums; mt_max and mt_min return NaN for a line holding
+ *   one (mt_argmax and mt_argmin its first index), as PyTorch does.
  */
 #ifndef MINITORCH_OPS_H
 #define MINITORCH_OPS_H
@@ -103,6 +104,39 @@ MT_API mt_tensor *mt_mean(mt_tensor *a, int dim);
 MT_API mt_tensor *mt_sum_all(mt_tensor *a);
 /** Mean of every element, shape (1,). */
 MT_API mt_tensor *mt_mean_all(mt_tensor *a);
+/** Minimum over `dim`; its gradient goes to the first minimal element. */
+MT_API mt_tensor *mt_min(mt_tensor *a, int dim);
+/** Index of the first maximal element along `dim`, as a float (exact: `dim` may hold at most 2^24
+ *  elements, else MT_ERR_SHAPE). NaN counts as larger than every number (its first index wins).
+ *  Not differentiable: the result has no autodiff history. */
+MT_API mt_tensor *mt_argmax(mt_tensor *a, int dim);
+/** Index of the first minimal element along `dim` (NaN wins, as in mt_argmax). No history. */
+MT_API mt_tensor *mt_argmin(mt_tensor *a, int dim);
+/** log(sum(exp(a))) over `dim`, computed as m + log(sum(exp(a - m))) with m the line's maximum, so
+ *  it neither overflows nor underflows; a line of -inf gives -inf, a line holding +inf gives +inf
+ *  (m is replaced by 0 when infinite, as PyTorch does), NaN gives NaN. One fused kernel.
+ *  Gradient softmax(a) * g. */
+MT_API mt_tensor *mt_logsumexp(mt_tensor *a, int dim);
+/** Variance over `dim`: sum((a - mean)^2) / max(0, n - correction), n = size of `dim`
+ *  (correction 1: the unbiased estimate, 0: the population variance). correction >= n divides by
+ *  0: inf, or NaN when every element equals the mean (PyTorch's rule). Accumulated in double.
+ *  Gradient 2 (a - mean) / (n - correction) * g (PyTorch's formula, also for correction >= n). */
+MT_API mt_tensor *mt_var(mt_tensor *a, int dim, int correction);
+/** Standard deviation sqrt(mt_var(a, dim, correction)). Gradient (a - mean) / ((n - correction)
+ *  std) * g, and 0 on a line whose std is 0 (a constant line), as PyTorch's masked formula. */
+MT_API mt_tensor *mt_std(mt_tensor *a, int dim, int correction);
+
+/* ---- functions of whole lines along a dim: a new tensor of a's shape (negative dims count from
+ *      the end; MT_ERR_INDEX when out of range). One fused, numerically stable kernel each, with
+ *      a fused backward; bitwise identical results for any thread count. ---- */
+/** exp(a - m) / sum(exp(a - m)) along `dim` (m the line's maximum): no overflow for any finite
+ *  input (±1e30 included); -inf elements give 0; a line of -inf, or holding +inf or NaN, gives NaN
+ *  (as PyTorch). Gradient y (g - sum(g y)) along the line. */
+MT_API mt_tensor *mt_softmax(mt_tensor *a, int dim);
+/** (a - m) - log(sum(exp(a - m))) along `dim`: accurate where log(softmax) would round to
+ *  -inf; -inf elements give -inf; a line of -inf gives NaN (as PyTorch). Gradient
+ *  g - exp(y) sum(g) along the line. */
+MT_API mt_tensor *mt_log_softmax(mt_tensor *a, int dim);
 
 /* ---- joining and gathering ---- */
 
@@ -143,7 +177,7 @@ typedef enum mt_binary_op {
 } mt_binary_op;
 
 typedef enum mt_reduce_op {
-    MT_OP_SUM, MT_OP_PROD, MT_OP_MAX
+    MT_OP_SUM, MT_OP_PROD, MT_OP_MAX, MT_OP_MIN
 } mt_reduce_op;
 
 /** The op's name ("neg", "add", "sum", ...), or NULL when `op` names no op — so a program can

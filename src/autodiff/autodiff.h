@@ -18,16 +18,19 @@
     X(LINEAR, linear)   /* inputs: x, w, bias (optional) */ \
     X(CAT, cat)         /* ints[0]: dim; inputs: up to 3 parts, in order along dim */ \
     X(SQUEEZE, squeeze) /* squeeze/unsqueeze (size-1 dims removed or inserted); shape: the input's */ \
-    X(INDEX_SELECT, index_select) /* ints[0]: dim; shape: the input's; indices */
+    X(INDEX_SELECT, index_select) /* ints[0]: dim; shape: the input's; indices */ \
+    X(CROSS_ENTROPY, cross_entropy) /* inputs: logits (N, C), labels and lse (N, 1), untracked; params[0]: 1/N */
 
 /* One entry per differentiable function, generated from the op tables: the unary ops, the
- * binary ops, the reductions (ints[0]: dim), then the structural functions. */
+ * binary ops, the reductions (ints[0]: dim), the structural functions, then the row ops
+ * (ints[0]: dim, ints[1]: var/std's correction). */
 typedef enum mti_function {
 #define MTI_X(E, ...) MTI_FN_##E,
     MTI_UNARY_OPS(MTI_X)
     MTI_BINARY_OPS(MTI_X)
     MTI_REDUCE_OPS(MTI_X)
     MTI_STRUCTURAL_FUNCTIONS(MTI_X)
+    MTI_ROW_OPS(MTI_X)
 #undef MTI_X
     MTI_FN_COUNT
 } mti_function;
@@ -38,6 +41,8 @@ typedef enum mti_function {
 static inline mti_function mti_fn_unary(mti_unary_op op) { return (mti_function)(MTI_FN_FIRST_UNARY + (int)op); }
 static inline mti_function mti_fn_binary(mti_binary_op op) { return (mti_function)(MTI_FN_FIRST_BINARY + (int)op); }
 static inline mti_function mti_fn_reduce(mti_reduce_op op) { return (mti_function)(MTI_FN_FIRST_REDUCE + (int)op); }
+#define MTI_FN_FIRST_ROW MTI_FN_SOFTMAX
+static inline mti_function mti_fn_row(mti_row_op op) { return (mti_function)(MTI_FN_FIRST_ROW + (int)op); }
 
 /* True when an operation on these inputs must record history. */
 bool mti_should_record(int count, mt_tensor *const *inputs);

@@ -5,7 +5,11 @@
  *   permute: inverse permute | view: view back | expand: summed back | narrow: placed in zeros
  *   matmul (g B^T, A^T g) | linear (g W^T, x^T g, column sums of g)
  *   cat: narrows of g | squeeze/unsqueeze: g with the size-1 dims put back or taken out
- *   index_select: g scatter-added into zeros at the indices. */
+ *   index_select: g scatter-added into zeros at the indices
+ *   min g to the first minimal element | softmax y (g - sum(g y)) | log_softmax g - e^y sum(g)
+ *   logsumexp g e^(x - y) | var 2 (x - mean) g / (n - c) | std (x - mean) g / ((n - c) y), 0 where
+ *   y = 0 | cross_entropy (softmax - onehot) g / N (one fused kernel each for the last three
+ *   with "softmax" in them). */
 #include <math.h>
 #include <string.h>
 
@@ -72,8 +76,9 @@ static mt_tensor *prod_gradient(const char *fn, const mt_tensor *a_in, const mt_
     return out;
 }
 
-/* The gradient of max goes to the first element equal to the maximum (NaN matches NaN). */
-static mt_tensor *max_gradient(const char *fn, const mt_tensor *a_in, const mt_tensor *max_in,
+/* The gradient of max (min) goes to the first element equal to the maximum (minimum); NaN
+ * matches NaN. */
+static mt_tensor *extreme_gradient(const char *fn, const mt_tensor *a_in, const mt_tensor *max_in,
                                const mt_tensor *g_in, int dim)
 {
     mt_tensor *a = mti_copy(fn, a_in);
@@ -279,7 +284,7 @@ static mt_status backward_prod(const char *fn, const mti_node *node, mt_tensor *
 static mt_status backward_max(const char *fn, const mti_node *node, mt_tensor *g)
 {
     return mti_give_grad(fn, node->inputs[0],
-                         max_gradient(fn, node->inputs[0], node->saved[0], g, node->ints[0]));
+                         extreme_gradient(fn, node->inputs[0], node->saved[0], g, node->ints[0]));
 }
 
 static mt_status backward_permute(const char *fn, const mti_node *node, mt_tensor *g)
@@ -320,7 +325,11 @@ enum {
     READS_add = 0, READS_sub = 0, READS_mul = 3, READS_div = 3, READS_constant = 0,
     READS_sum = 0, READS_prod = 1, READS_max = 1 | OUTPUT,
     READS_permute = 0, READS_view = 0, READS_expand = 0, READS_narrow = 0, READS_matmul = 3,
-    READS_linear = 3, READS_cat = 0, READS_squeeze = 0, READS_index_select = 0
+    READS_linear = 3, READS_cat = 0, READS_squeeze = 0, READS_index_select = 0,
+    READS_min = 1 | OUTPUT, READS_cross_entropy = 7,
+    /* row ops, by their backward column */
+    READS_softmax = OUTPUT, READS_log_softmax = OUTPUT, READS_logsumexp = 1 | OUTPUT,
+    READS_none = 0, READS_var = 1, READS_std = 1 | OUTPUT
 };
 static const unsigned reads_of[] = {
 #define UNARY_ROW(E, name, cost, saves) \
@@ -328,12 +337,14 @@ static const unsigned reads_of[] = {
 #define BINARY_ROW(E, name, cost, backward) READS_##backward,
 #define REDUCE_ROW(E, name, saves) READS_##name,
 #define STRUCTURAL_ROW(E, name) READS_##name,
+#define LINE_ROW(E, name, width, saves, backward) READS_##backward,
     MTI_UNARY_OPS(UNARY_ROW) MTI_BINARY_OPS(BINARY_ROW) MTI_REDUCE_OPS(REDUCE_ROW)
-    MTI_STRUCTURAL_FUNCTIONS(STRUCTURAL_ROW)
+    MTI_STRUCTURAL_FUNCTIONS(STRUCTURAL_ROW) MTI_ROW_OPS(LINE_ROW)
 #undef UNARY_ROW
 #undef BINARY_ROW
 #undef REDUCE_ROW
 #undef STRUCTURAL_ROW
+#undef LINE_ROW
 };
 _Static_assert(sizeof reads_of / sizeof reads_of[0] == MTI_FN_COUNT, "one entry per function");
 
@@ -341,7 +352,10 @@ static const char *const function_names[] = {
 #define NAME4(E, name, c, d) #name,
 #define NAME3(E, name, c) #name,
 #define NAME2(E, name) #name,
+#define NAME5(E, name, c, d, e) #name,
     MTI_UNARY_OPS(NAME4) MTI_BINARY_OPS(NAME4) MTI_REDUCE_OPS(NAME3) MTI_STRUCTURAL_FUNCTIONS(NAME2)
+    MTI_ROW_OPS(NAME5)
+#undef NAME5
 #undef NAME4
 #undef NAME3
 #undef NAME2
@@ -423,6 +437,124 @@ static mt_status backward_index_select(const char *fn, const mti_node *node, mt_
     return mti_give_grad(fn, node->inputs[0], grad);
 }
 
+/* ---- functions of whole lines (kernels/rows.c) ---- */
+
+static mt_status backward_min(const char *fn, const mti_node *node, mt_tensor *g)
+{
+    return mti_give_grad(fn, node->inputs[0],
+                         extreme_gradient(fn, node->inputs[0], node->saved[0], g, node->ints[0]));
+}
+
+/* g as the row kernels like it: dense (a broadcast g, e.g. from a sum, is copied once). */
+static mt_tensor *dense(const char *fn, mt_tensor *g)
+{
+    return mti_is_contiguous_layout(g->ndim, g->shape, g->strides) ? mti_ref(g) : mti_copy(fn, g);
+}
+
+static mt_status backward_rows(const char *fn, const mti_node *node, mt_tensor *g_in)
+{
+    mti_row_op op = (mti_row_op)(node->function - MTI_FN_FIRST_ROW);
+    mt_tensor *g = dense(fn, g_in);
+    if (!g) return mt_last_status();
+    mt_tensor *dx = mti_rows_backward(fn, op, node->saved[0], g, node->ints[0]);
+    mti_unref(g);
+    return mti_give_grad(fn, node->inputs[0], dx);
+}
+
+static mt_status backward_softmax(const char *fn, const mti_node *node, mt_tensor *g)
+{
+    return backward_rows(fn, node, g);
+}
+
+static mt_status backward_log_softmax(const char *fn, const mti_node *node, mt_tensor *g)
+{
+    return backward_rows(fn, node, g);
+}
+
+/* g e^(x - lse): the softmax of x times g, lse broadcast along the dim. */
+static mt_status backward_logsumexp(const char *fn, const mti_node *node, mt_tensor *g)
+{
+    mt_tensor *shifted = mti_zip(fn, MTI_ZIP_SUB, node->inputs[0], node->saved[0]);
+    mt_tensor *softmax = shifted ? mti_map(fn, MTI_UNARY_EXP, shifted) : NULL;
+    mti_unref(shifted);
+    mt_tensor *dx = softmax ? mti_zip(fn, MTI_ZIP_MUL, softmax, g) : NULL;
+    mti_unref(softmax);
+    return mti_give_grad(fn, node->inputs[0], dx);
+}
+
+/* (x - mean(x)) * coefficient, the coefficient one value per line: var's and std's gradient. */
+static mt_tensor *deviation_times(const char *fn, mt_tensor *x, const mt_tensor *coefficient, int dim)
+{
+    mt_tensor *sum = mti_reduce(fn, MTI_REDUCE_SUM, x, dim);
+    mt_tensor *scale = sum ? mti_scalar_tensor(fn, (float)(1.0 / (double)x->shape[dim])) : NULL;
+    mt_tensor *mean = scale ? mti_zip(fn, MTI_ZIP_MUL, sum, scale) : NULL;
+    mt_tensor *deviation = mean ? mti_zip(fn, MTI_ZIP_SUB, x, mean) : NULL;
+    mt_tensor *dx = deviation ? mti_zip(fn, MTI_ZIP_MUL, deviation, coefficient) : NULL;
+    mti_unref(sum);
+    mti_unref(scale);
+    mti_unref(mean);
+    mti_unref(deviation);
+    return dx;
+}
+
+/* PyTorch's var/std gradients: 2 g / (n - c) times the deviation for var; for std that with
+ * g / (2 std), set to 0 where std is 0 (a constant line). */
+static mt_status variance_gradient(const char *fn, const mti_node *node, mt_tensor *g_in, bool root)
+{
+    mt_tensor *x = node->inputs[0];
+    const int dim = node->ints[0];
+    const double factor = 2.0 / (double)(x->shape[dim] - (int64_t)node->ints[1]);
+    mt_tensor *g = mti_copy(fn, g_in); /* dense, and ours to overwrite with the coefficient */
+    mt_tensor *std = g && root ? mti_copy(fn, node->saved[0]) : NULL;
+    if (!g || (root && !std)) {
+        mti_unref(g);
+        return mt_last_status();
+    }
+    float *c = g->storage->data;
+    for (int64_t i = 0; i < g->numel; i++) {
+        if (!root) {
+            c[i] = (float)(factor * c[i]);
+        } else {
+            float s = std->storage->data[i];
+            c[i] = s == 0.0f ? 0.0f : (float)(factor * c[i] / (2.0 * s));
+        }
+    }
+    mti_unref(std);
+    mt_tensor *dx = deviation_times(fn, x, g, dim);
+    mti_unref(g);
+    return mti_give_grad(fn, x, dx);
+}
+
+static mt_status backward_var(const char *fn, const mti_node *node, mt_tensor *g)
+{
+    return variance_gradient(fn, node, g, false);
+}
+
+static mt_status backward_std(const char *fn, const mti_node *node, mt_tensor *g)
+{
+    return variance_gradient(fn, node, g, true);
+}
+
+/* argmax, argmin: never recorded (their results have no history). */
+static mt_status backward_none(const char *fn, const mti_node *node, mt_tensor *g)
+{
+    (void)g;
+    return mti_fail(MT_ERR_AUTODIFF, fn, "recorded function %d is not differentiable", node->function);
+}
+
+/* dx = (softmax(logits) - onehot(labels)) * g / N in one pass over the logits. */
+static mt_status backward_cross_entropy(const char *fn, const mti_node *node, mt_tensor *g)
+{
+    mt_tensor *logits = node->inputs[0];
+    if (!wants(logits)) return MT_OK;
+    mt_tensor *dx = mti_tensor_empty(fn, logits->ndim, logits->shape);
+    if (!dx) return mt_last_status();
+    mti_strided d = mti_strided_of(dx), x = mti_strided_of(logits);
+    mti_strided labels = mti_strided_of(node->inputs[1]), lse = mti_strided_of(node->inputs[2]);
+    mti_run_nll_softmax_backward(&d, &x, &lse, &labels, mti_data(g)[0] * node->params[0]);
+    return mti_give_grad(fn, logits, dx);
+}
+
 /* The descriptor table, generated from the op tables: a row without its formula does not
  * compile. */
 static const backward_fn backward_of[] = {
@@ -430,8 +562,11 @@ static const backward_fn backward_of[] = {
 #define BINARY_ROW(E, name, cost, backward) backward_##backward,
 #define REDUCE_ROW(E, name, saves) backward_##name,
 #define STRUCTURAL_ROW(E, name) backward_##name,
+#define LINE_ROW(E, name, width, saves, backward) backward_##backward,
     MTI_UNARY_OPS(UNARY_ROW) MTI_BINARY_OPS(BINARY_ROW) MTI_REDUCE_OPS(REDUCE_ROW)
     MTI_STRUCTURAL_FUNCTIONS(STRUCTURAL_ROW)
+    MTI_ROW_OPS(LINE_ROW)
+#undef LINE_ROW
 #undef UNARY_ROW
 #undef BINARY_ROW
 #undef REDUCE_ROW

@@ -1,4 +1,4 @@
-/* The two backends' kernel tables: they share map, zip and reduce and differ in matmul. */
+/* The two backends' kernel tables: they share map, zip, reduce and the row kernels and differ in matmul. */
 #include "kernels/kernels.h"
 
 static const mti_kernels naive_kernels = {
@@ -7,6 +7,9 @@ static const mti_kernels naive_kernels = {
     .zip = mti_naive_zip,
     .reduce = mti_naive_reduce,
     .matmul = mti_naive_matmul,
+    .rows = mti_naive_rows,
+    .rows_backward = mti_naive_rows_backward,
+    .nll_softmax_backward = mti_naive_nll_softmax_backward,
 };
 
 static const mti_kernels blas_kernels = {
@@ -15,6 +18,9 @@ static const mti_kernels blas_kernels = {
     .zip = mti_naive_zip,
     .reduce = mti_naive_reduce,
     .matmul = mti_blas_matmul,
+    .rows = mti_naive_rows,
+    .rows_backward = mti_naive_rows_backward,
+    .nll_softmax_backward = mti_naive_nll_softmax_backward,
 };
 
 const mti_kernels *mti_kernels_of(mt_backend backend)

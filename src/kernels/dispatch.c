@@ -32,6 +32,24 @@ mt_status mti_run_matmul(const char *fn, const mti_strided *out, const mti_strid
     return current()->matmul(fn, out, a, b, bias, trans_a, trans_b, accumulate);
 }
 
+void mti_run_rows(mti_row_op op, mti_params params, const mti_strided *out, const mti_strided *in,
+                  int dim)
+{
+    current()->rows(op, params, out, in, dim);
+}
+
+void mti_run_rows_backward(mti_row_op op, const mti_strided *dx, const mti_strided *y,
+                           const mti_strided *g, int dim)
+{
+    current()->rows_backward(op, dx, y, g, dim);
+}
+
+void mti_run_nll_softmax_backward(const mti_strided *dx, const mti_strided *logits,
+                                  const mti_strided *lse, const mti_strided *labels, float scale)
+{
+    current()->nll_softmax_backward(dx, logits, lse, labels, scale);
+}
+
 mt_tensor *mti_map_with(const char *fn, mti_unary_op op, mti_params params, const mt_tensor *a)
 {
     if (!a) return mti_fail_null(fn, "a"), NULL;
@@ -161,4 +179,27 @@ mt_tensor *mti_matmul(const char *fn, const mt_tensor *a, const mt_tensor *b,
         return NULL;
     }
     return out;
+}
+
+mt_tensor *mti_rows(const char *fn, mti_row_op op, mti_params params, const mt_tensor *a, int dim)
+{
+    if (!a) return mti_fail_null(fn, "a"), NULL;
+    int64_t shape[MT_MAX_DIMS];
+    memcpy(shape, a->shape, sizeof shape);
+    if (mti_row_width_of(op) == MTI_ROW_WIDTH_ONE) shape[dim] = 1;
+    mt_tensor *out = mti_tensor_empty(fn, a->ndim, shape);
+    if (!out) return NULL;
+    mti_strided o = mti_strided_of(out), in = mti_strided_of(a);
+    mti_run_rows(op, params, &o, &in, dim);
+    return out;
+}
+
+mt_tensor *mti_rows_backward(const char *fn, mti_row_op op, const mt_tensor *y, const mt_tensor *g,
+                             int dim)
+{
+    mt_tensor *dx = mti_tensor_empty(fn, y->ndim, y->shape);
+    if (!dx) return NULL;
+    mti_strided d = mti_strided_of(dx), vy = mti_strided_of(y), vg = mti_strided_of(g);
+    mti_run_rows_backward(op, &d, &vy, &vg, dim);
+    return dx;
 }

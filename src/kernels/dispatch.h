@@ -21,6 +21,12 @@ void mti_run_reduce(mti_reduce_op op, const mti_strided *out, const mti_strided 
 mt_status mti_run_matmul(const char *fn, const mti_strided *out, const mti_strided *a,
                          const mti_strided *b, const mti_strided *bias, bool trans_a, bool trans_b,
                          bool accumulate);
+void mti_run_rows(mti_row_op op, mti_params params, const mti_strided *out, const mti_strided *in,
+                  int dim);
+void mti_run_rows_backward(mti_row_op op, const mti_strided *dx, const mti_strided *y,
+                           const mti_strided *g, int dim);
+void mti_run_nll_softmax_backward(const mti_strided *dx, const mti_strided *logits,
+                                  const mti_strided *lse, const mti_strided *labels, float scale);
 
 /* ---- tensor level: a new result ---- */
 mt_tensor *mti_map(const char *fn, mti_unary_op op, const mt_tensor *a);
@@ -31,6 +37,12 @@ mt_tensor *mti_zip_with(const char *fn, mti_zip_op op, mti_params params, const 
                         const mt_tensor *b);
 /* `dim` may be negative. */
 mt_tensor *mti_reduce(const char *fn, mti_reduce_op op, const mt_tensor *a, int dim);
+/* Row op `op` over `dim` (already normalised): a new tensor of a's shape (width LINE) or with
+ * shape[dim] == 1 (width ONE). */
+mt_tensor *mti_rows(const char *fn, mti_row_op op, mti_params params, const mt_tensor *a, int dim);
+/* softmax / log_softmax's gradient from the saved output y and g (y's shape). */
+mt_tensor *mti_rows_backward(const char *fn, mti_row_op op, const mt_tensor *y, const mt_tensor *g,
+                             int dim);
 /* A contiguous copy (always a new storage). */
 mt_tensor *mti_copy(const char *fn, const mt_tensor *a);
 /* a @ b (with optional bias broadcast onto the result), MiniTorch's shape rules. */

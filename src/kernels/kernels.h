@@ -9,7 +9,13 @@
  *          have the iteration's batch shape, with zero strides where an operand is broadcast.
  *          Where *out* has a zero stride on a batch dim of size > 1, the products over that dim
  *          are summed into the same output matrix (a batch-broadcast gradient). `bias` (NULL or a
- *          view with out's shape, usually zero strides) is added to every product. */
+ *          view with out's shape, usually zero strides) is added to every product.
+ * rows:    out = op of each line of `in` along `dim` (kernels/rows.c); out has in's shape, or
+ *          shape[dim] == 1 for the ops of width ONE.
+ * rows_backward: dx of softmax / log_softmax from the saved output y and the gradient g (all of
+ *          one shape), along `dim`.
+ * nll_softmax_backward: dx (N, C) = (exp(logits - lse) - onehot(labels)) * scale, with lse and
+ *          labels (float class indices) of shape (N, 1): softmax cross-entropy's gradient. */
 #ifndef MTI_KERNELS_H
 #define MTI_KERNELS_H
 
@@ -29,6 +35,12 @@ typedef struct mti_kernels {
     mt_status (*matmul)(const char *fn, const mti_strided *out, const mti_strided *a,
                         const mti_strided *b, const mti_strided *bias, bool trans_a, bool trans_b,
                         bool accumulate);
+    void (*rows)(mti_row_op op, mti_params params, const mti_strided *out, const mti_strided *in,
+                 int dim);
+    void (*rows_backward)(mti_row_op op, const mti_strided *dx, const mti_strided *y,
+                          const mti_strided *g, int dim);
+    void (*nll_softmax_backward)(const mti_strided *dx, const mti_strided *logits,
+                                 const mti_strided *lse, const mti_strided *labels, float scale);
 } mti_kernels;
 
 /* The kernels of a backend (backend_table.c). */
@@ -45,6 +57,13 @@ mt_status mti_naive_matmul(const char *fn, const mti_strided *out, const mti_str
 mt_status mti_blas_matmul(const char *fn, const mti_strided *out, const mti_strided *a,
                           const mti_strided *b, const mti_strided *bias, bool trans_a,
                           bool trans_b, bool accumulate);
+
+void mti_naive_rows(mti_row_op op, mti_params params, const mti_strided *out, const mti_strided *in,
+                    int dim);
+void mti_naive_rows_backward(mti_row_op op, const mti_strided *dx, const mti_strided *y,
+                             const mti_strided *g, int dim);
+void mti_naive_nll_softmax_backward(const mti_strided *dx, const mti_strided *logits,
+                                    const mti_strided *lse, const mti_strided *labels, float scale);
 
 /* The BLAS library's own description and threading model (0 sequential, 1 pthreads, 2 OpenMP),
  * for mt_config_string. */

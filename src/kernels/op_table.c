@@ -31,6 +31,16 @@ static const char *const zip_names[] = {MTI_BINARY_OPS(MTI_X)
 static const char *const reduce_names[] = {MTI_REDUCE_OPS(MTI_X)};
 #undef MTI_X
 
+#define MTI_X(E, name, width, saves, backward) #name,
+static const char *const row_names[] = {MTI_ROW_OPS(MTI_X)};
+#undef MTI_X
+#define MTI_X(E, name, width, saves, backward) MTI_SAVES_##saves,
+static const mti_saves row_saves[] = {MTI_ROW_OPS(MTI_X)};
+#undef MTI_X
+#define MTI_X(E, name, width, saves, backward) MTI_ROW_WIDTH_##width,
+static const mti_row_width row_widths[] = {MTI_ROW_OPS(MTI_X)};
+#undef MTI_X
+
 #define MTI_X(E, name, cost, saves) cost,
 static const int unary_costs[] = {MTI_UNARY_OPS(MTI_X)};
 #undef MTI_X
@@ -57,6 +67,9 @@ _Static_assert(MTI_LENGTH(unary_costs) == MTI_UNARY_COUNT, "unary costs");
 _Static_assert(MTI_LENGTH(zip_costs) == MTI_ZIP_COUNT, "zip costs");
 _Static_assert(MTI_LENGTH(unary_saves) == MTI_UNARY_COUNT, "unary saves");
 _Static_assert(MTI_LENGTH(reduce_saves) == MTI_REDUCE_COUNT, "reduce saves");
+_Static_assert(MTI_LENGTH(row_names) == MTI_ROW_COUNT, "row names");
+_Static_assert(MTI_LENGTH(row_saves) == MTI_ROW_COUNT, "row saves");
+_Static_assert(MTI_LENGTH(row_widths) == MTI_ROW_COUNT, "row widths");
 
 const char *mti_unary_name(mti_unary_op op) { return (unsigned)op < MTI_UNARY_COUNT ? unary_names[op] : NULL; }
 const char *mti_zip_name(mti_zip_op op) { return (unsigned)op < MTI_ZIP_COUNT ? zip_names[op] : NULL; }
@@ -65,3 +78,6 @@ int mti_unary_cost(mti_unary_op op) { return unary_costs[op]; }
 int mti_zip_cost(mti_zip_op op) { return zip_costs[op]; }
 mti_saves mti_unary_saves(mti_unary_op op) { return unary_saves[op]; }
 mti_saves mti_reduce_saves(mti_reduce_op op) { return reduce_saves[op]; }
+const char *mti_row_name(mti_row_op op) { return (unsigned)op < MTI_ROW_COUNT ? row_names[op] : NULL; }
+mti_saves mti_row_saves(mti_row_op op) { return row_saves[op]; }
+mti_row_width mti_row_width_of(mti_row_op op) { return row_widths[op]; }

@@ -18,6 +18,12 @@
  *   REDUCE  X(ENUM, name, saves)
  *           start value mti_<name>_start, step mti_<name>_step(acc, x); gradient formula
  *           backward_<name> in autodiff/gradients.c.
+ *   ROW     X(ENUM, name, width, saves, backward)
+ *           a function of each whole line along one dim (kernels/rows.c), fused into one kernel:
+ *           width LINE writes a line of the input's shape (softmax), ONE writes one value per
+ *           line (the dim kept with size 1, like a reduction). Gradient formula
+ *           backward_<backward> in autodiff/gradients.c (`none`: not differentiable, the result
+ *           has no history); `saves` as above. p0 holds an op's parameter (var's correction).
  *   cost: work per element in units of an add, for the threads-vs-work model (a transcendental
  *         function costs about 4).
  *
@@ -51,7 +57,17 @@
 #define MTI_REDUCE_OPS(X)    \
     X(SUM, sum, NONE)        \
     X(PROD, prod, NONE)      \
-    X(MAX, max, OUTPUT)
+    X(MAX, max, OUTPUT)      \
+    X(MIN, min, OUTPUT)
+
+#define MTI_ROW_OPS(X)                                   \
+    X(SOFTMAX, softmax, LINE, OUTPUT, softmax)           \
+    X(LOG_SOFTMAX, log_softmax, LINE, OUTPUT, log_softmax) \
+    X(LOGSUMEXP, logsumexp, ONE, OUTPUT, logsumexp)      \
+    X(ARGMAX, argmax, ONE, NONE, none)                   \
+    X(ARGMIN, argmin, ONE, NONE, none)                   \
+    X(VAR, var, ONE, NONE, var)                          \
+    X(STD, std, ONE, OUTPUT, std)
 
 /* What a backward formula needs besides the inputs the record always holds. */
 typedef enum mti_saves { MTI_SAVES_NONE, MTI_SAVES_INPUT, MTI_SAVES_OUTPUT } mti_saves;
@@ -78,6 +94,16 @@ typedef enum mti_reduce_op {
     MTI_REDUCE_COUNT
 } mti_reduce_op;
 
+typedef enum mti_row_op {
+#define MTI_X(E, name, width, saves, backward) MTI_ROW_##E,
+    MTI_ROW_OPS(MTI_X)
+#undef MTI_X
+    MTI_ROW_COUNT
+} mti_row_op;
+
+/* What a row op writes per line. */
+typedef enum mti_row_width { MTI_ROW_WIDTH_LINE, MTI_ROW_WIDTH_ONE } mti_row_width;
+
 /* The zip kernel's operations: every binary op, then the gradient of every unary op as a
  * function of (saved value, incoming gradient). */
 typedef enum mti_zip_op {
@@ -102,11 +128,14 @@ static inline mti_zip_op mti_unary_grad_op(mti_unary_op op) { return (mti_zip_op
 const char *mti_unary_name(mti_unary_op op);
 const char *mti_zip_name(mti_zip_op op);
 const char *mti_reduce_name(mti_reduce_op op);
+const char *mti_row_name(mti_row_op op);
 /* Work per element (units of an add). */
 int mti_unary_cost(mti_unary_op op);
 int mti_zip_cost(mti_zip_op op);
 /* What the op's gradient formula needs saved. */
 mti_saves mti_unary_saves(mti_unary_op op);
 mti_saves mti_reduce_saves(mti_reduce_op op);
+mti_saves mti_row_saves(mti_row_op op);
+mti_row_width mti_row_width_of(mti_row_op op);
 
 #endif

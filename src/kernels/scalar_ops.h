@@ -66,7 +66,7 @@ static inline float mti_gt_f(float a, float b, mti_params p) { MTI_IGNORE(p); re
 static inline float mti_eq_f(float a, float b, mti_params p) { MTI_IGNORE(p); return a == b ? 1.0f : 0.0f; }
 static inline float mti_is_close_f(float a, float b, mti_params p) { MTI_IGNORE(p); return fabsf(a - b) < 1e-2f ? 1.0f : 0.0f; }
 
-/* ---- reductions: start value and step; NaN wins in max, so NaN propagates like it does
+/* ---- reductions: start value and step; NaN wins in max and min, so NaN propagates like it does
  *      through sums ---- */
 
 #define mti_sum_start 0.0f
@@ -75,5 +75,7 @@ static inline float mti_sum_step(float acc, float x) { return acc + x; }
 static inline float mti_prod_step(float acc, float x) { return acc * x; }
 #define mti_max_start (-INFINITY)
 static inline float mti_max_step(float acc, float x) { return (acc > x || acc != acc) ? acc : x; }
+#define mti_min_start INFINITY
+static inline float mti_min_step(float acc, float x) { return (acc < x || acc != acc) ? acc : x; }
 
 #endif

@@ -4,6 +4,7 @@
 
 #include "minitorch/autodiff.h"
 #include "nn/composite.h"
+#include "ops/fused_loss.h"
 #include "minitorch/scope.h"
 #include "minitorch/nn.h"
 #include "minitorch/ops.h"
@@ -69,6 +70,23 @@ mt_tensor *mt_loss_softmax_cross_entropy(mt_tensor *logits, mt_tensor *targets)
     /* -sum(t * (shifted - log_sum)) = sum(t) * log_sum - sum(t * shifted) */
     mt_tensor *rows = mt_sub(mt_mul(mt_sum(targets, 1), log_sum), mt_sum(mt_mul(targets, shifted), 1));
     return mti_composite_end(fn, s, mt_mean_all(rows));
+}
+
+mt_tensor *mt_loss_mse(mt_tensor *pred, mt_tensor *target)
+{
+    static const char fn[] = "mt_loss_mse";
+    if (!pred) return mti_fail_null(fn, "pred"), NULL;
+    if (!target) return mti_fail_null(fn, "target"), NULL;
+    mt_scope s;
+    if (!mti_composite_begin(fn, &s)) return NULL;
+    mt_tensor *difference = mt_sub(pred, target); /* broadcast, as PyTorch */
+    return mti_composite_end(fn, s, mt_mean_all(mt_mul(difference, difference)));
+}
+
+mt_tensor *mt_loss_cross_entropy(mt_tensor *logits, int64_t n, const int64_t *labels)
+{
+    static const char fn[] = "mt_loss_cross_entropy";
+    return mti_track(fn, mti_op_cross_entropy(fn, logits, n, labels));
 }
 
 mt_tensor *mt_one_hot(const int64_t *labels, int64_t n, int64_t classes)

@@ -1,4 +1,4 @@
-/* Public reductions. sum/prod/max keep the reduced dim with size 1; sum_all and mean_all give
+/* Public reductions. sum/prod/max/min keep the reduced dim with size 1; sum_all and mean_all give
  * shape (1,) as MiniTorch does (contiguous -> view (numel,) -> sum over dim 0). */
 #include <string.h>
 
@@ -30,6 +30,11 @@ mt_tensor *mt_prod(mt_tensor *a, int dim)
 mt_tensor *mt_max(mt_tensor *a, int dim)
 {
     return mti_track("mt_max", reduction("mt_max", MTI_REDUCE_MAX, a, dim));
+}
+
+mt_tensor *mt_min(mt_tensor *a, int dim)
+{
+    return mti_track("mt_min", reduction("mt_min", MTI_REDUCE_MIN, a, dim));
 }
 
 mt_tensor *mt_mean(mt_tensor *a, int dim)

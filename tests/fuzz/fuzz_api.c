@@ -834,6 +834,99 @@ static void op_reduce(reader *r)
         }
 }
 
+/* ---- functions of whole lines: min, argmax, argmin, logsumexp, softmax, log_softmax ---- */
+
+/* Line x[0..n) -> want (one value, or n for softmax/log_softmax) with tolerances; lines with
+ * non-finite or huge values are checked exactly only for min/argmax/argmin (NaN wins, first
+ * index on ties). */
+static void rows_oracle(int kind, const float *x, int64_t n, double *want, double *tol, bool *check)
+{
+    int64_t lo = 0, hi = 0;
+    bool moderate = true;
+    double m = -INFINITY, s = 0, range = 0;
+    for (int64_t j = 0; j < n; j++) {
+        if (!isnan(x[lo]) && (x[j] < x[lo] || isnan(x[j]))) lo = j;
+        if (!isnan(x[hi]) && (x[j] > x[hi] || isnan(x[j]))) hi = j;
+        if (!isfinite(x[j]) || fabs(x[j]) > 1e4) moderate = false;
+        m = fmax(m, x[j]);
+    }
+    for (int64_t j = 0; j < n; j++) {
+        s += exp(x[j] - m);
+        range = fmax(range, m - x[j]);
+    }
+    const int64_t width = kind >= 4 ? n : 1;
+    for (int64_t j = 0; j < width; j++) check[j] = kind <= 2 || moderate;
+    switch (kind) {
+    case 0: want[0] = x[lo]; tol[0] = 0; return;
+    case 1: want[0] = (double)hi; tol[0] = 0; return;
+    case 2: want[0] = (double)lo; tol[0] = 0; return;
+    case 3:
+        want[0] = m + log(s);
+        tol[0] = (range + (double)n + 8 + fabs(log(s)) + fabs(want[0])) * 2.4e-7;
+        return;
+    default:
+        for (int64_t j = 0; j < n; j++) {
+            want[j] = kind == 4 ? exp(x[j] - m) / s : x[j] - m - log(s);
+            tol[j] = kind == 4 ? 1e-37 + want[j] * (2 * range + (double)n + 12) * 2.4e-7
+                               : (fabs(x[j] - m) + range + (double)n + 8 + fabs(log(s)) + fabs(want[j])) * 2.4e-7;
+        }
+    }
+}
+
+static void op_rows(reader *r)
+{
+    slot *a = pick_slot(r);
+    if (!a) return;
+    static const char *const names[] = {"mt_min", "mt_argmax", "mt_argmin", "mt_logsumexp",
+                                        "mt_softmax", "mt_log_softmax"};
+    mt_tensor *(*const f[])(mt_tensor *, int) = {mt_min, mt_argmax, mt_argmin, mt_logsumexp,
+                                                 mt_softmax, mt_log_softmax};
+    int kind = pick(r, 6), nd = a->ndim, dim = pick(r, 2 * nd) - nd;
+    const char *fn = names[kind];
+    mt_clear_error();
+    if ((u8(r) & 15) == 0) {
+        dim = (u8(r) & 1) ? nd + pick(r, 4) : -nd - 1 - pick(r, 4);
+        expect_null(fn, MT_ERR_INDEX, f[kind](a->t, dim));
+        return;
+    }
+    int d = dim < 0 ? dim + nd : dim;
+    const bool full = kind >= 4;
+    int64_t shape[MAXD], idx[MAXD] = {0};
+    memcpy(shape, a->shape, sizeof shape);
+    if (!full) shape[d] = 1;
+    double want[MAXN], tol[MAXN], lw[MAXN], lt[MAXN];
+    bool check[MAXN], lc[MAXN];
+    float line[MAXN];
+    int64_t line_shape[MAXD];
+    memcpy(line_shape, a->shape, sizeof line_shape);
+    line_shape[d] = 1;
+    do { /* idx walks the line starts */
+        int64_t src[MAXD];
+        memcpy(src, idx, sizeof src);
+        for (int64_t j = 0; j < a->shape[d]; j++) {
+            src[d] = j;
+            line[j] = a->vals[ordinal(nd, a->shape, src)];
+        }
+        rows_oracle(kind, line, a->shape[d], lw, lt, lc);
+        for (int64_t j = 0; j < (full ? a->shape[d] : 1); j++) {
+            src[d] = j;
+            int64_t o = ordinal(nd, shape, full ? src : idx);
+            want[o] = lw[j];
+            tol[o] = lt[j];
+            check[o] = lc[j];
+        }
+    } while (next_index(nd, line_shape, idx));
+    slot tmp = *a;
+    mt_tensor *t = f[kind](a->t, dim);
+    slot *s = target_slot(r);
+    bool rg = kind != 1 && kind != 2 && records(&tmp, NULL);
+    store(s, fn, t, nd, shape, NULL, 0, 0, rg, !rg);
+    for (int64_t i = 0; i < numel_of(nd, shape); i++)
+        if (check[i] && !close_enough(s->vals[i], want[i], tol[i], 1e-6))
+            finding("%s over dim %d (ndim %d): element %lld is %.9g, expected %.9g (tolerance %g)",
+                    fn, dim, nd, (long long)i, s->vals[i], want[i], tol[i]);
+}
+
 /* ---- matrix products ---- */
 
 static void op_matmul(reader *r)
@@ -1263,12 +1356,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     scope_stack[1] = mt_scope_begin();
     int ops = 0;
     while (!done(&in) && ops++ < 200) {
-        unsigned op = u8(&in) % 17;
+        unsigned op = u8(&in) % 18;
         static const char *const names[] = {"create",  "create", "permute", "narrow",
                                             "expand",  "reshape", "unary",  "binary",
                                             "scalar",  "out",    "reduce",  "matmul",
                                             "autodiff", "autodiff", "scope", "errors",
-                                            "shape"};
+                                            "shape", "rows"};
         current_op = names[op];
         switch (op) {
         case 0:
@@ -1287,7 +1380,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case 13: op_autodiff(&in); break;
         case 14: op_scope(&in); break;
         case 15: op_errors(&in); break;
-        default: op_shape(&in); break;
+        case 16: op_shape(&in); break;
+        default: op_rows(&in); break;
         }
         if (mt_scope_depth() != depth) finding("scope depth %d, expected %d", mt_scope_depth(), depth);
         if (mt_grad_enabled() != (no_grad == 0)) finding("grad mode");
