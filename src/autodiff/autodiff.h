@@ -15,7 +15,8 @@
     X(EXPAND, expand)   \
     X(NARROW, narrow)   /* ints[0]: dim; start */ \
     X(MATMUL, matmul)   \
-    X(LINEAR, linear)   /* inputs: x, w, bias (optional) */
+    X(LINEAR, linear)   /* inputs: x, w, bias (optional) */ \
+    X(WHERE, where)     /* inputs: cond, a, b */
 
 /* One entry per differentiable function, generated from the op tables: the unary ops, the
  * binary ops, the reductions (ints[0]: dim), then the structural functions. */

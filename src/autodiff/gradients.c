@@ -3,7 +3,8 @@
  *   add (g, g) | sub (g, -g) | mul (g b, g a) | div (g/b, -g a/b^2) | comparisons 0
  *   sum g broadcast back | prod g * (product of the others) | max g to the first maximal element
  *   permute: inverse permute | view: view back | expand: summed back | narrow: placed in zeros
- *   matmul (g B^T, A^T g) | linear (g W^T, x^T g, column sums of g). */
+ *   matmul (g B^T, A^T g) | linear (g W^T, x^T g, column sums of g)
+ *   pow, maximum, minimum: three-input gradient kernels of (a, b, g) | where: g selected. */
 #include <math.h>
 #include <string.h>
 
@@ -310,10 +311,60 @@ static mt_status backward_linear(const char *fn, const mti_node *node, mt_tensor
     return linear_gradient(fn, node->inputs[0], node->inputs[1], node->inputs[2], g);
 }
 
+/* pow(a, b): PyTorch's formulas as kernels of (a, b, g) (kernels/scalar_ops.h). */
+static mt_status backward_pow(const char *fn, const mti_node *node, mt_tensor *g)
+{
+    mt_tensor *a = node->inputs[0], *b = node->inputs[1];
+    mt_status status = MT_OK;
+    if (wants(a)) status = mti_give_grad(fn, a, mti_zip3(fn, MTI_TERNARY_POW_GRAD_BASE, a, b, g));
+    if (status == MT_OK && wants(b))
+        status = mti_give_grad(fn, b, mti_zip3(fn, MTI_TERNARY_POW_GRAD_EXPONENT, a, b, g));
+    return status;
+}
+
+/* maximum / minimum: one kernel gives the first input's part; swapping the inputs gives the
+ * second's (ties split g / 2 each). */
+static mt_status extremum_gradient(const char *fn, const mti_node *node, mt_tensor *g,
+                                   mti_ternary_op op)
+{
+    mt_tensor *a = node->inputs[0], *b = node->inputs[1];
+    mt_status status = MT_OK;
+    if (wants(a)) status = mti_give_grad(fn, a, mti_zip3(fn, op, a, b, g));
+    if (status == MT_OK && wants(b)) status = mti_give_grad(fn, b, mti_zip3(fn, op, b, a, g));
+    return status;
+}
+
+static mt_status backward_maximum(const char *fn, const mti_node *node, mt_tensor *g)
+{
+    return extremum_gradient(fn, node, g, MTI_TERNARY_MAXIMUM_GRAD);
+}
+
+static mt_status backward_minimum(const char *fn, const mti_node *node, mt_tensor *g)
+{
+    return extremum_gradient(fn, node, g, MTI_TERNARY_MINIMUM_GRAD);
+}
+
+/* where(cond, a, b): g selected into a where cond holds and into b elsewhere, with an exact 0
+ * on the other side (a select, so an infinite g never meets a 0 factor). */
+static mt_status backward_where(const char *fn, const mti_node *node, mt_tensor *g)
+{
+    mt_tensor *cond = node->inputs[0], *a = node->inputs[1], *b = node->inputs[2];
+    mt_status status = MT_OK;
+    if (wants(cond)) status = mti_give_grad(fn, cond, mti_tensor_zeros(fn, cond->ndim, cond->shape));
+    if (status != MT_OK || (!wants(a) && !wants(b))) return status;
+    mt_tensor *zero = mti_scalar_tensor(fn, 0.0f);
+    if (!zero) return mt_last_status();
+    if (wants(a)) status = mti_give_grad(fn, a, mti_zip3(fn, MTI_TERNARY_WHERE, cond, g, zero));
+    if (status == MT_OK && wants(b))
+        status = mti_give_grad(fn, b, mti_zip3(fn, MTI_TERNARY_WHERE, cond, zero, g));
+    mti_unref(zero);
+    return status;
+}
+
 /* The descriptor table, generated from the op tables: a row without its formula does not
  * compile. */
 static const backward_fn backward_of[] = {
-#define UNARY_ROW(E, name, cost, saves) backward_unary,
+#define UNARY_ROW(E, ...) backward_unary,
 #define BINARY_ROW(E, name, cost, backward) backward_##backward,
 #define REDUCE_ROW(E, name, saves) backward_##name,
 #define STRUCTURAL_ROW(E, name) backward_##name,

@@ -1,10 +1,11 @@
-/* The two backends' kernel tables: they share map, zip and reduce and differ in matmul. */
+/* The two backends' kernel tables: they share map, zip, zip3 and reduce and differ in matmul. */
 #include "kernels/kernels.h"
 
 static const mti_kernels naive_kernels = {
     .name = "naive",
     .map = mti_naive_map,
     .zip = mti_naive_zip,
+    .zip3 = mti_naive_zip3,
     .reduce = mti_naive_reduce,
     .matmul = mti_naive_matmul,
 };
@@ -13,6 +14,7 @@ static const mti_kernels blas_kernels = {
     .name = "blas",
     .map = mti_naive_map,
     .zip = mti_naive_zip,
+    .zip3 = mti_naive_zip3,
     .reduce = mti_naive_reduce,
     .matmul = mti_blas_matmul,
 };
