@@ -83,10 +83,11 @@ static double o_abs(double x) { return fabs(x); }
 static double o_sin(double x) { return sin(x); }
 static double o_cos(double x) { return cos(x); }
 static double o_square(double x) { return x * x; }
+/* 0.5 x (1 + tanh(u)) written as x / (1 + e^-2u), which does not cancel in double either */
 static double o_gelu(double x)
 {
     const double sqrt_2_over_pi = 0.79788456080286535588;
-    return 0.5 * x * (1.0 + tanh(sqrt_2_over_pi * (x + 0.044715 * x * x * x)));
+    return x / (1.0 + exp(-2.0 * sqrt_2_over_pi * (x + 0.044715 * x * x * x)));
 }
 static double o_silu(double x) { return x * o_sigmoid(x); }
 static double o_softplus(double x) { return x > 20.0 ? x : log1p(exp(x)); }
