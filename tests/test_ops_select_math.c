@@ -286,6 +286,19 @@ Test(special, sin_cos)
     check_zero_signs("sin", mt_sin, (const float[]){0.0f, -0.0f}, (const int[]){0, 1}, 2);
 }
 
+/* tanh is computed from exp (|x| >= 0.3) or its odd series (below): both branches near the
+ * switch, the extremes, and the signed zero */
+Test(special, tanh)
+{
+    static const double v[] = {0.0, INFINITY, -INFINITY, NAN, 0.29999998, 0.3, -0.3, 1e-40,
+                               9.5, 100, -1e30, 1e-3};
+    double e[12];
+    for (int i = 0; i < 12; i++) e[i] = tanh((float)v[i]);
+    /* 3e-45: tanh(1e-40) is the denormal itself */
+    check_special("tanh", mt_tanh, v, e, 12, 3e-45, 1e-6);
+    check_zero_signs("tanh", mt_tanh, (const float[]){0.0f, -0.0f}, (const int[]){0, 1}, 2);
+}
+
 static double stable_gelu(double x)
 {
     return x / (1.0 + exp(-2.0 * 0.79788456080286535588 * (x + 0.044715 * x * x * x)));
