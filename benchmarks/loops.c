@@ -243,3 +243,21 @@ void loop_logsumexp_rows(float *restrict out, const float *restrict a, int64_t r
         out[i] = m + logf(s);
     }
 }
+
+/* tanhf has no vector declaration here (as in the library), so these loops call the scalar
+ * function; loops_libmvec.c has the same loops on libmvec's vector tanhf. */
+void loop_tanh(float *restrict out, const float *restrict a, int64_t n, int threads)
+{
+#pragma omp parallel for simd num_threads(threads)
+    for (int64_t i = 0; i < n; i++) out[i] = tanhf(a[i]);
+}
+
+void loop_gelu(float *restrict out, const float *restrict a, int64_t n, int threads)
+{
+#pragma omp parallel for simd num_threads(threads)
+    for (int64_t i = 0; i < n; i++) {
+        float x = a[i];
+        float inner = 0.7978845608f * (x + 0.044715f * x * x * x);
+        out[i] = 0.5f * x * (1.0f + tanhf(inner));
+    }
+}

@@ -12,6 +12,12 @@ void loop_copy(float *restrict out, const float *restrict a, int64_t n, int thre
 void loop_neg(float *restrict out, const float *restrict a, int64_t n, int threads);
 /* The same stable formula as the library: e = exp(-|x|); x >= 0 ? 1/(1+e) : e/(1+e). */
 void loop_sigmoid(float *restrict out, const float *restrict a, int64_t n, int threads);
+/* tanhf(x), and GELU's tanh form 0.5 x (1 + tanhf(sqrt(2/pi) (x + 0.044715 x^3))) as PyTorch
+ * writes it; scalar tanhf (loops.c) or libmvec's vector tanhf (loops_libmvec.c). */
+void loop_tanh(float *restrict out, const float *restrict a, int64_t n, int threads);
+void loop_gelu(float *restrict out, const float *restrict a, int64_t n, int threads);
+void loop_tanh_libmvec(float *restrict out, const float *restrict a, int64_t n, int threads);
+void loop_gelu_libmvec(float *restrict out, const float *restrict a, int64_t n, int threads);
 void loop_add(float *restrict out, const float *restrict a, const float *restrict b, int64_t n,
               int threads);
 void loop_mul(float *restrict out, const float *restrict a, const float *restrict b, int64_t n,

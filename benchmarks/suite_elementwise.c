@@ -8,6 +8,8 @@
  *   "out"    into a preallocated output: mt_map_out / mt_zip_out / mt_reduce_out.
  * After the "out" form its output is checked against the loop's.
  *
+ * tanh and GELU are compared with loops on libmvec's vector tanhf; the same loops on glibc's
+ * scalar tanhf are listed next to them.
  * Contiguous maps, zips and the sums run at 1 thread and at N (all cores or --threads); the
  * broadcasts and the transposed zip at N.
  * index_select gathers 4096 random rows of a 65536x256 table (16384x256 with --quick) at 1 and N
@@ -66,7 +68,8 @@ static void run_lib(void *p)
 
 typedef enum loop_kind {
     L_NEG, L_SIGMOID, L_ADD, L_MUL, L_ADD_ROW, L_ADD_COL, L_ADD_T, L_ADD_T_UNTILED, L_SUM_ROWS,
-    L_SOFTMAX_ROWS, L_LOG_SOFTMAX_ROWS, L_SOFTMAX_COLS, L_LOG_SOFTMAX_COLS, L_LOGSUMEXP_ROWS
+    L_SOFTMAX_ROWS, L_LOG_SOFTMAX_ROWS, L_SOFTMAX_COLS, L_LOG_SOFTMAX_COLS, L_LOGSUMEXP_ROWS,
+    L_TANH, L_TANH_MVEC, L_GELU, L_GELU_MVEC
 } loop_kind;
 
 typedef struct loop_job {
@@ -84,6 +87,10 @@ static void run_loop(void *p)
     switch (j->kind) {
     case L_NEG: loop_neg(j->out, j->a, n, j->threads); break;
     case L_SIGMOID: loop_sigmoid(j->out, j->a, n, j->threads); break;
+    case L_TANH: loop_tanh(j->out, j->a, n, j->threads); break;
+    case L_TANH_MVEC: loop_tanh_libmvec(j->out, j->a, n, j->threads); break;
+    case L_GELU: loop_gelu(j->out, j->a, n, j->threads); break;
+    case L_GELU_MVEC: loop_gelu_libmvec(j->out, j->a, n, j->threads); break;
     case L_ADD: loop_add(j->out, j->a, j->b, n, j->threads); break;
     case L_MUL: loop_mul(j->out, j->a, j->b, n, j->threads); break;
     case L_ADD_ROW: loop_add_row(j->out, j->a, j->b, s, s, j->threads); break;
@@ -289,6 +296,23 @@ static void run(const bench_config *config)
                 (lib_job){.kind = LIB_MAP, .unary = mt_sigmoid, .a = x},
                 (lib_job){.kind = LIB_MAP, .op = MT_OP_SIGMOID, .a = x, .out = out}, bout, n,
                 1e-6f);
+        /* tanh and GELU (PyTorch's tanh form) against loops on libmvec's vector tanhf; the same
+         * loops on glibc's scalar tanhf are listed against those. The library's results are
+         * checked against the scalar loops' (rounding differences: ~1e-7 absolute) */
+        time_loop(&s, "tanh loop", (loop_job){L_TANH_MVEC, bout, bx, NULL, side, th}, 2 * f * n,
+                  NULL);
+        time_loop(&s, "tanh loop scalar", (loop_job){L_TANH, bout, bx, NULL, side, th}, 2 * f * n,
+                  "tanh loop");
+        time_op(&s, "tanh", th, 2 * f * n, "tanh loop",
+                (lib_job){.kind = LIB_MAP, .unary = mt_tanh, .a = x},
+                (lib_job){.kind = LIB_MAP, .op = MT_OP_TANH, .a = x, .out = out}, bout, n, 1e-6f);
+        time_loop(&s, "gelu loop", (loop_job){L_GELU_MVEC, bout, bx, NULL, side, th}, 2 * f * n,
+                  NULL);
+        time_loop(&s, "gelu loop scalar", (loop_job){L_GELU, bout, bx, NULL, side, th}, 2 * f * n,
+                  "gelu loop");
+        time_op(&s, "gelu", th, 2 * f * n, "gelu loop",
+                (lib_job){.kind = LIB_MAP, .unary = mt_gelu, .a = x},
+                (lib_job){.kind = LIB_MAP, .op = MT_OP_GELU, .a = x, .out = out}, bout, n, 1e-6f);
         time_loop(&s, "add loop", (loop_job){L_ADD, bout, bx, by, side, th}, 3 * f * n, NULL);
         time_op(&s, "add", th, 3 * f * n, "add loop",
                 (lib_job){.kind = LIB_ZIP, .binary = mt_add, .a = x, .b = y},
@@ -443,6 +467,7 @@ static void run(const bench_config *config)
 
 const bench_suite bench_suite_elementwise = {
     "elementwise",
-    "maps, zips, broadcasts, a transposed zip and sums on 16M floats vs plain C loops; "
+    "maps (neg, sigmoid, tanh, gelu), zips, broadcasts, a transposed zip and sums on 16M floats "
+    "vs plain C loops; "
     "per-call overhead of a 2x2 add",
     run};

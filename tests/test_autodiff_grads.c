@@ -1111,6 +1111,230 @@ Test(grad_big, matmul_batch_broadcast, .timeout = 600) { big_matmul(false); }
 Test(grad_big, matmul_batch_broadcast_transposed, .timeout = 600) { big_matmul(true); }
 
 /* ------------------------------------------------------------------------------------------ */
+/* math functions and activations (one input, some with parameters), pow / maximum / minimum,   */
+/* where and masked_fill                                                                        */
+
+static mt_tensor *l_sqrt(mt_tensor *a) { return mt_sqrt(mt_add_scalar(a, 6.0f)); }
+static double r_sqrt(double a) { return sqrt(a + 6.0); }
+static mt_tensor *l_rsqrt(mt_tensor *a) { return mt_rsqrt(mt_add_scalar(a, 6.0f)); }
+static double r_rsqrt(double a) { return 1.0 / sqrt(a + 6.0); }
+static mt_tensor *l_abs(mt_tensor *a) { return mt_abs(a); }
+static double r_abs(double a) { return fabs(a); }
+static mt_tensor *l_sin(mt_tensor *a) { return mt_sin(a); }
+static double r_sin(double a) { return sin(a); }
+static mt_tensor *l_cos(mt_tensor *a) { return mt_cos(a); }
+static double r_cos(double a) { return cos(a); }
+static mt_tensor *l_square_op(mt_tensor *a) { return mt_square(a); }
+static double r_square_op(double a) { return a * a; }
+static mt_tensor *l_gelu(mt_tensor *a) { return mt_gelu(a); }
+static double r_gelu(double a)
+{
+    const double sqrt_2_over_pi = 0.79788456080286535588;
+    return 0.5 * a * (1.0 + tanh(sqrt_2_over_pi * (a + 0.044715 * a * a * a)));
+}
+static mt_tensor *l_silu(mt_tensor *a) { return mt_silu(a); }
+static double r_silu(double a) { return a * d_sigmoid(a); }
+static mt_tensor *l_softplus(mt_tensor *a) { return mt_softplus(a); }
+static double r_softplus(double a) { return a > 20.0 ? a : log1p(exp(a)); }
+static mt_tensor *l_leaky_relu(mt_tensor *a) { return mt_leaky_relu(a, 0.1f); }
+static double r_leaky_relu(double a) { return a > 0 ? a : a * (double)0.1f; }
+static mt_tensor *l_clamp(mt_tensor *a) { return mt_clamp(a, -1.0f, 2.0f); }
+static double r_clamp(double a) { return a < -1.0 ? -1.0 : a > 2.0 ? 2.0 : a; }
+static mt_tensor *l_pow_scalar(mt_tensor *a) { return mt_pow_scalar(mt_add_scalar(a, 6.0f), 2.5f); }
+static double r_pow_scalar(double a) { return pow(a + 6.0, 2.5); }
+/* an integer exponent on negative bases */
+static mt_tensor *l_pow_scalar_cube(mt_tensor *a) { return mt_pow_scalar(a, 3.0f); }
+static double r_pow_scalar_cube(double a) { return a * a * a; }
+/* the exponent 0: the value is 1 and the gradient 0 everywhere */
+static mt_tensor *l_pow_scalar_zero(mt_tensor *a) { return mt_pow_scalar(a, 0.0f); }
+static double r_pow_scalar_zero(double a) { return (void)a, 1.0; }
+
+UNARY_TEST(sqrt, -5, 5, 0, {0})
+UNARY_TEST(rsqrt, -5, 5, 0, {0})
+UNARY_TEST(abs, -5, 5, 1, {0.0})
+UNARY_TEST(sin, -5, 5, 0, {0})
+UNARY_TEST(cos, -5, 5, 0, {0})
+UNARY_TEST(square_op, -5, 5, 0, {0})
+UNARY_TEST(gelu, -6, 6, 0, {0})
+UNARY_TEST(silu, -8, 8, 0, {0})
+/* threshold 20: the formula switches there */
+UNARY_TEST(softplus, -25, 25, 1, {20.0})
+UNARY_TEST(leaky_relu, -5, 5, 1, {0.0})
+UNARY_TEST(clamp, -3, 4, 2, {-1.0, 2.0})
+UNARY_TEST(pow_scalar, -5, 5, 0, {0})
+UNARY_TEST(pow_scalar_cube, -3, 3, 0, {0})
+UNARY_TEST(pow_scalar_zero, -3, 3, 0, {0})
+
+static mt_tensor *l2_pow(mt_tensor *a, mt_tensor *b) { return mt_pow(a, b); }
+static double r2_pow(double a, double b) { return pow(a, b); }
+static mt_tensor *l2_maximum(mt_tensor *a, mt_tensor *b) { return mt_maximum(a, b); }
+static double r2_maximum(double a, double b) { return a > b ? a : b; }
+static mt_tensor *l2_minimum(mt_tensor *a, mt_tensor *b) { return mt_minimum(a, b); }
+static double r2_minimum(double a, double b) { return a < b ? a : b; }
+static double dist_tie(double a, double b) { return fabs(a - b); }
+
+BINARY_TEST(pow, 0.5, 3, -2, 2, 0, NULL)
+BINARY_TEST(maximum, -3, 3, -3, 3, 0, dist_tie)
+BINARY_TEST(minimum, -3, 3, -3, 3, 0, dist_tie)
+
+/* a within 0.01 of 0 and |b| >= 0.05: never a tie, both sides win often */
+Test(grad_big, maximum_broadcast_columns)
+{
+    static const binary_def d = {"big maximum (300,1) with (300,400)", l2_maximum, r2_maximum,
+                                 -0.01, 0.01, -2, 2, 0.05, NULL};
+    big_binary(&d, 2, (const int64_t[]){300, 1}, 2, (const int64_t[]){300, 400});
+}
+
+Test(grad_big, pow_broadcast_rows)
+{
+    static const binary_def d = {"big pow (300,400) ^ (400)", l2_pow, r2_pow, 0.5, 2, -2, 2, 0, NULL};
+    big_binary(&d, 2, (const int64_t[]){300, 400}, 1, (const int64_t[]){400});
+}
+
+/* Ties of maximum / minimum split the gradient in halves (PyTorch's rule), hand-checked. */
+Test(grad_two_arg, maximum_minimum_ties_split)
+{
+    T_BACKENDS_EACH(be)
+    {
+        t_use_backend(be);
+        mt_tensor *a = mt_from_data(MT_DIMS(4), (const float[]){1, 2, 3, NAN});
+        mt_tensor *b = mt_from_data(MT_DIMS(4), (const float[]){1, 5, -3, 0});
+        mt_set_requires_grad(a, true);
+        mt_set_requires_grad(b, true);
+        mt_scope scope = mt_scope_begin();
+        cr_assert_eq(mt_backward(mt_sum_all(mt_maximum(a, b))), MT_OK, "%s", mt_last_error());
+        /* NaN pairs: the formula gives g to both inputs */
+        t_expect_close("maximum grad a", mt_grad(a), (const double[]){0.5, 0, 1, 1}, 0, 0);
+        t_expect_close("maximum grad b", mt_grad(b), (const double[]){0.5, 1, 0, 1}, 0, 0);
+        mt_zero_grad(a);
+        mt_zero_grad(b);
+        cr_assert_eq(mt_backward(mt_sum_all(mt_minimum(a, b))), MT_OK, "%s", mt_last_error());
+        t_expect_close("minimum grad a", mt_grad(a), (const double[]){0.5, 1, 0, 1}, 0, 0);
+        t_expect_close("minimum grad b", mt_grad(b), (const double[]){0.5, 0, 1, 1}, 0, 0);
+        mt_scope_end(scope);
+        mt_release(a);
+        mt_release(b);
+    }
+}
+
+/* where(x0 > 0, x1, x2) and masked_fill(x0, x1 > 0, 2.5): three inputs of broadcast shapes. The
+ * condition comes from a comparison of a float input kept away from 0, so the numeric derivative
+ * never flips the selection; its gradient is 0 (where gives its condition zeros). */
+typedef enum select_kind { S_WHERE, S_MASKED_FILL } select_kind;
+
+static void ref_select(const gc_case *c, const gc_arg *x, double *out)
+{
+    int64_t idx[MT_MAX_DIMS] = {0}, ix[3][MT_MAX_DIMS];
+    int64_t o = 0;
+    do {
+        double v[3];
+        for (int k = 0; k < c->arity; k++) {
+            t_broadcast_index(c->res_ndim, idx, x[k].ndim, x[k].shape, ix[k]);
+            v[k] = x[k].v[t_ordinal(x[k].ndim, x[k].shape, ix[k])];
+        }
+        out[o++] = c->dim == S_WHERE ? (v[0] > 0 ? v[1] : v[2]) : (v[1] > 0 ? 2.5 : v[0]);
+    } while (t_next_index(c->res_ndim, c->res_shape, idx));
+}
+
+static mt_tensor *lib_select(const gc_case *c, mt_tensor *const *x)
+{
+    if (c->dim == S_WHERE) return mt_where(mt_gt_scalar(x[0], 0.0f), x[1], x[2]);
+    return mt_masked_fill(x[0], mt_gt_scalar(x[1], 0.0f), 2.5f);
+}
+
+static void run_select(const char *name, select_kind kind)
+{
+    t_rng r = t_rng_seed(name_seed(name));
+    T_BACKENDS_EACH(be)
+    {
+        t_use_backend(be);
+        for (int it = 0; it < 2 * ITERS; it++)
+            for (int mode = 0; mode < LAYOUT_MODES; mode++) {
+                gc_case c = {.name = name, .arity = kind == S_WHERE ? 3 : 2, .lib = lib_select,
+                             .ref = ref_select, .weighted = true, .dim = kind};
+                int64_t s[MT_MAX_DIMS], small[MT_MAX_DIMS];
+                int nd = t_random_shape(&r, 1, 3, 4, s);
+                for (int k = 0; k < c.arity; k++) {
+                    /* masked_fill: the mask (input 1) broadcasts to a (input 0), never larger */
+                    bool shrink = kind == S_WHERE ? t_rng_int(&r, 0, 2) == 0 : k == 1 && it % 2;
+                    if (shrink) set_arg(&c.in[k], smaller_shape(&r, nd, s, small), small);
+                    else set_arg(&c.in[k], nd, s);
+                }
+                c.res_ndim = c.in[0].ndim;
+                memcpy(c.res_shape, c.in[0].shape, sizeof c.res_shape);
+                for (int k = 1; k < c.arity; k++) {
+                    int64_t so_far[MT_MAX_DIMS];
+                    memcpy(so_far, c.res_shape, sizeof so_far);
+                    cr_assert(t_broadcast_shapes(c.res_ndim, so_far, c.in[k].ndim, c.in[k].shape,
+                                                 &c.res_ndim, c.res_shape));
+                }
+                int cond = kind == S_WHERE ? 0 : 1;
+                for (int k = 0; k < c.arity; k++) {
+                    int64_t n = t_numel(c.in[k].ndim, c.in[k].shape);
+                    c.in[k].v = k == cond ? values_avoiding(&r, n, -2, 2, 1, (const double[]){0.0})
+                                          : t_random_values(&r, n, -4, 4);
+                }
+                gc_check(&c, &r, mode, it);
+                gc_free(&c);
+            }
+    }
+}
+
+Test(grad_select, where) { run_select("where", S_WHERE); }
+Test(grad_select, masked_fill) { run_select("masked_fill", S_MASKED_FILL); }
+
+/* An infinite value on the unchosen side: the result and both gradients stay finite. */
+Test(grad_select, where_infinite_unchosen_side)
+{
+    T_BACKENDS_EACH(be)
+    {
+        t_use_backend(be);
+        mt_tensor *c = mt_from_data(MT_DIMS(4), (const float[]){1, 0, 1, 0});
+        mt_tensor *a = mt_from_data(MT_DIMS(4), (const float[]){2, INFINITY, -3, NAN});
+        mt_tensor *b = mt_from_data(MT_DIMS(4), (const float[]){-INFINITY, 5, NAN, 7});
+        mt_set_requires_grad(a, true);
+        mt_set_requires_grad(b, true);
+        mt_scope scope = mt_scope_begin();
+        mt_tensor *y = mt_where(c, a, b);
+        t_expect_close("where value", y, (const double[]){2, 5, -3, 7}, 0, 0);
+        /* the loss weights y by 3: a gets 3 where c holds, b elsewhere, exact zeros otherwise */
+        cr_assert_eq(mt_backward(mt_sum_all(mt_mul_scalar(y, 3.0f))), MT_OK, "%s", mt_last_error());
+        t_expect_close("where grad a", mt_grad(a), (const double[]){3, 0, 3, 0}, 0, 0);
+        t_expect_close("where grad b", mt_grad(b), (const double[]){0, 3, 0, 3}, 0, 0);
+        mt_scope_end(scope);
+        mt_release(a);
+        mt_release(b);
+        mt_release(c);
+    }
+}
+
+/* pow at a = 0 (PyTorch's conventions): d/db is 0 for b >= 0 and -inf for b < 0; d/da is 0
+ * for b = 0. Exponent b = 2 at a = 0: d/da = 2 * 0 = 0. */
+Test(grad_two_arg, pow_at_zero_base)
+{
+    T_BACKENDS_EACH(be)
+    {
+        t_use_backend(be);
+        mt_tensor *a = mt_from_data(MT_DIMS(4), (const float[]){0, 0, 0, 2});
+        mt_tensor *b = mt_from_data(MT_DIMS(4), (const float[]){2, 0, -1, 0});
+        mt_set_requires_grad(a, true);
+        mt_set_requires_grad(b, true);
+        mt_scope scope = mt_scope_begin();
+        mt_tensor *y = mt_pow(a, b);
+        t_expect_close("pow value", y, (const double[]){0, 1, INFINITY, 1}, 0, 0);
+        cr_assert_eq(mt_backward(mt_sum_all(y)), MT_OK, "%s", mt_last_error());
+        /* d/da: b a^(b-1) = 2*0, 0 (b = 0), -1 * 0^-2 = -inf, 0 (b = 0) */
+        t_expect_close("pow grad a", mt_grad(a), (const double[]){0, 0, -INFINITY, 0}, 0, 0);
+        /* d/db: 0, 0, -inf (a = 0, b < 0), 2^0 log 2 */
+        t_expect_close("pow grad b", mt_grad(b), (const double[]){0, 0, -INFINITY, log(2.0)}, 0,
+                       1e-6);
+        mt_scope_end(scope);
+        mt_release(a);
+        mt_release(b);
+    }
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* joins, shape views and gathering: cat, stack, split, squeeze, unsqueeze, flatten,            */
 /* index_select                                                                                 */
 

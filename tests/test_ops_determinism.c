@@ -211,6 +211,52 @@ Test(determinism, zip_relu_back) { check_zip("relu_back", "relu_grad", mt_relu_b
 Test(determinism, zip_log_back) { check_zip("log_back", "log_grad", mt_log_back, 0.1, 10, -5, 5, 20); }
 Test(determinism, zip_inv_back) { check_zip("inv_back", "inv_grad", mt_inv_back, 0.1, 10, -5, 5, 21); }
 
+/* The math functions and activations (parameterised ones with fixed parameters). */
+static mt_tensor *leaky_relu_01(mt_tensor *a) { return mt_leaky_relu(a, 0.1f); }
+static mt_tensor *clamp_m1_1(mt_tensor *a) { return mt_clamp(a, -1.0f, 1.0f); }
+static mt_tensor *pow_scalar_15(mt_tensor *a) { return mt_pow_scalar(a, 1.5f); }
+Test(determinism, map_sqrt) { check_map("sqrt", "sqrt", mt_sqrt, 0, 20, 40); }
+Test(determinism, map_rsqrt) { check_map("rsqrt", "rsqrt", mt_rsqrt, 0.05, 20, 41); }
+Test(determinism, map_abs) { check_map("abs", "abs", mt_abs, -10, 10, 42); }
+Test(determinism, map_sin) { check_map("sin", "sin", mt_sin, -20, 20, 43); }
+Test(determinism, map_cos) { check_map("cos", "cos", mt_cos, -20, 20, 44); }
+Test(determinism, map_square) { check_map("square", "square", mt_square, -10, 10, 45); }
+Test(determinism, map_gelu) { check_map("gelu", "gelu", mt_gelu, -8, 8, 46); }
+Test(determinism, map_silu) { check_map("silu", "silu", mt_silu, -12, 12, 47); }
+Test(determinism, map_softplus) { check_map("softplus", "softplus", mt_softplus, -30, 30, 48); }
+Test(determinism, map_leaky_relu) { check_map("leaky_relu", "leaky_relu", leaky_relu_01, -10, 10, 49); }
+Test(determinism, map_clamp) { check_map("clamp", "clamp", clamp_m1_1, -3, 3, 50); }
+Test(determinism, map_pow_scalar) { check_map("pow_scalar", "pow_scalar", pow_scalar_15, 0.05, 20, 51); }
+Test(determinism, zip_pow) { check_zip("pow", "pow", mt_pow, 0.05, 10, -3, 3, 52); }
+Test(determinism, zip_maximum) { check_zip("maximum", "maximum", mt_maximum, -3, 3, -3, 3, 53); }
+Test(determinism, zip_minimum) { check_zip("minimum", "minimum", mt_minimum, -3, 3, -3, 3, 54); }
+
+/* The three-input kernel: where (a condition from a comparison, so both sides are chosen) and
+ * the gradient kernels of pow, maximum and minimum, through a backward pass on leaf aliases. */
+static mt_tensor *where_lt(mt_tensor *a, mt_tensor *b) { return mt_where(mt_lt(a, b), a, b); }
+
+static mt_tensor *grad_of_first(mt_tensor *(*fn)(mt_tensor *, mt_tensor *), mt_tensor *a,
+                                mt_tensor *b, bool of_b)
+{
+    mt_scope scope = mt_scope_begin();
+    mt_tensor *x = mt_detach(a), *y = mt_detach(b);
+    mt_set_requires_grad(x, true);
+    mt_set_requires_grad(y, true);
+    mt_tensor *g = NULL;
+    if (mt_backward(mt_sum_all(fn(x, y))) == MT_OK) g = mt_retain(mt_grad(of_b ? y : x));
+    mt_scope_end(scope);
+    return g;
+}
+static mt_tensor *pow_grad_a(mt_tensor *a, mt_tensor *b) { return grad_of_first(mt_pow, a, b, false); }
+static mt_tensor *pow_grad_b(mt_tensor *a, mt_tensor *b) { return grad_of_first(mt_pow, a, b, true); }
+static mt_tensor *maximum_grad_b(mt_tensor *a, mt_tensor *b) { return grad_of_first(mt_maximum, a, b, true); }
+static mt_tensor *minimum_grad_a(mt_tensor *a, mt_tensor *b) { return grad_of_first(mt_minimum, a, b, false); }
+Test(determinism, zip3_where) { check_zip("where", "where", where_lt, -3, 3, -3, 3, 55); }
+Test(determinism, zip3_pow_grad_base) { check_zip("pow grad a", "pow_grad_base", pow_grad_a, 0.05, 10, -3, 3, 56); }
+Test(determinism, zip3_pow_grad_exponent) { check_zip("pow grad b", "pow_grad_exponent", pow_grad_b, 0.05, 10, -3, 3, 57); }
+Test(determinism, zip3_maximum_grad) { check_zip("maximum grad b", "maximum_grad", maximum_grad_b, -3, 3, -3, 3, 58); }
+Test(determinism, zip3_minimum_grad) { check_zip("minimum grad a", "minimum_grad", minimum_grad_a, -3, 3, -3, 3, 59); }
+
 /* ---- scalar forms ---- */
 
 static void check_scalar(const char *name, const char *trace, mt_tensor *(*fn)(mt_tensor *, float),

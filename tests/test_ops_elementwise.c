@@ -1,4 +1,5 @@
-/* Forward elementwise operations: map (neg, copy, sigmoid, relu, log, exp, inv), zip (add ... inv_back),
+/* Forward elementwise operations: map (neg ... tanh, and the math functions and activations sqrt ...
+ * pow_scalar), zip (add ... inv_back, pow, maximum, minimum),
  * the scalar forms, mt_map_out / mt_zip_out, edge values and errors.
  *
  * Expected values come from the oracles in tests/support (the test's own index loops and
@@ -14,6 +15,13 @@
  *   exp, log, sigmoid: libm / libmvec float functions are accurate to a few ulp; 1e-6 relative
  *     (~8 ulp), plus 1e-7 absolute for log (results near 0 when x is near 1) and 1e-30 absolute
  *     for sigmoid (tiny results when x is very negative).
+ *   sqrt, rsqrt, square, sin, cos, softplus, silu, pow_scalar, pow: one to three roundings plus a
+ *     libm function of a few ulp (sinf/cosf reduce their argument exactly, so they stay accurate
+ *     relative to the result near their zeros); 1e-6 relative, 1e-30 absolute for tiny results.
+ *   abs, clamp, maximum, minimum: exact; leaky_relu: one rounding (x * slope), 1e-7 relative.
+ *   gelu = x sigmoid(2u): 2u = 2 sqrt(2/pi) (x + 0.044715 x^3) carries ~4 roundings, an absolute
+ *     error of ~4 u |2u| in exp's argument, i.e. a relative error of ~4 u |2u| in the result;
+ *     |2u| <= 26 for |x| <= 6 gives ~6e-6, so gelu's inputs are |x| <= 6 and rtol is 1e-5.
  * Input ranges avoid the kinks and near-ties: relu and relu_back see |a| >= 0.05; lt/gt get
  * continuous values (a tie is then exact anyway: the inputs are floats); eq and is_close get
  * values on a grid, so equal values occur deliberately and |a - b| is a multiple of 1/256
@@ -69,6 +77,31 @@ static double o_log(double x) { return log(x); }
 static double o_exp(double x) { return exp(x); }
 static double o_inv(double x) { return 1.0 / x; }
 static double o_tanh(double x) { return tanh(x); }
+static double o_sqrt(double x) { return sqrt(x); }
+static double o_rsqrt(double x) { return 1.0 / sqrt(x); }
+static double o_abs(double x) { return fabs(x); }
+static double o_sin(double x) { return sin(x); }
+static double o_cos(double x) { return cos(x); }
+static double o_square(double x) { return x * x; }
+/* 0.5 x (1 + tanh(u)) written as x / (1 + e^-2u), which does not cancel in double either */
+static double o_gelu(double x)
+{
+    const double sqrt_2_over_pi = 0.79788456080286535588;
+    return x / (1.0 + exp(-2.0 * sqrt_2_over_pi * (x + 0.044715 * x * x * x)));
+}
+static double o_silu(double x) { return x * o_sigmoid(x); }
+static double o_softplus(double x) { return x > 20.0 ? x : log1p(exp(x)); }
+/* the parameterised ops, with the parameters the cases below pass */
+#define LEAKY_SLOPE 0.1f
+#define CLAMP_LO (-1.0f)
+#define CLAMP_HI 2.0f
+#define POW_EXPONENT 2.5f
+static double o_leaky_relu(double x) { return x > 0 ? x : x * (double)LEAKY_SLOPE; }
+static double o_clamp(double x) { return isnan(x) ? x : x < CLAMP_LO ? CLAMP_LO : x > CLAMP_HI ? CLAMP_HI : x; }
+static double o_pow_scalar(double x) { return pow(x, (double)POW_EXPONENT); }
+static mt_tensor *leaky_relu_case(mt_tensor *a) { return mt_leaky_relu(a, LEAKY_SLOPE); }
+static mt_tensor *clamp_case(mt_tensor *a) { return mt_clamp(a, CLAMP_LO, CLAMP_HI); }
+static mt_tensor *pow_scalar_case(mt_tensor *a) { return mt_pow_scalar(a, POW_EXPONENT); }
 
 static double o_add(double a, double b) { return a + b; }
 static double o_sub(double a, double b) { return a - b; }
@@ -78,6 +111,9 @@ static double o_lt(double a, double b) { return a < b ? 1.0 : 0.0; }
 static double o_gt(double a, double b) { return a > b ? 1.0 : 0.0; }
 static double o_eq(double a, double b) { return a == b ? 1.0 : 0.0; }
 static double o_is_close(double a, double b) { return fabs(a - b) < 1e-2 ? 1.0 : 0.0; }
+static double o_pow(double a, double b) { return pow(a, b); }
+static double o_maximum(double a, double b) { return isnan(a) || isnan(b) ? NAN : a > b ? a : b; }
+static double o_minimum(double a, double b) { return isnan(a) || isnan(b) ? NAN : a < b ? a : b; }
 static double o_relu_back(double a, double d) { return a > 0 ? d : 0.0; }
 static double o_log_back(double a, double d) { return d / a; }
 static double o_inv_back(double a, double d) { return -d / (a * a); }
@@ -106,6 +142,18 @@ static const map_case MAP_CASES[] = {
     {"inv", "inv", mt_inv, MT_OP_INV, o_inv, UNIFORM(0.05, 20), 0, 1e-6},
     /* tanhf is within a few ulp of tanh; near 0 it is ~x, so relative 1e-6 holds throughout */
     {"tanh", "tanh", mt_tanh, MT_OP_TANH, o_tanh, UNIFORM(-10, 10), 1e-30, 1e-6},
+    {"sqrt", "sqrt", mt_sqrt, MT_OP_SQRT, o_sqrt, UNIFORM(0, 50), 0, 1e-6},
+    {"rsqrt", "rsqrt", mt_rsqrt, MT_OP_RSQRT, o_rsqrt, UNIFORM(0.01, 50), 0, 1e-6},
+    {"abs", "abs", mt_abs, MT_OP_ABS, o_abs, UNIFORM(-10, 10), 0, 0},
+    {"sin", "sin", mt_sin, MT_OP_SIN, o_sin, UNIFORM(-20, 20), 1e-30, 1e-6},
+    {"cos", "cos", mt_cos, MT_OP_COS, o_cos, UNIFORM(-20, 20), 1e-30, 1e-6},
+    {"square", "square", mt_square, MT_OP_SQUARE, o_square, UNIFORM(-10, 10), 0, 1e-6},
+    {"gelu", "gelu", mt_gelu, MT_OP_GELU, o_gelu, UNIFORM(-6, 6), 1e-30, 1e-5},
+    {"silu", "silu", mt_silu, MT_OP_SILU, o_silu, UNIFORM(-12, 12), 1e-30, 1e-6},
+    {"softplus", "softplus", mt_softplus, MT_OP_SOFTPLUS, o_softplus, UNIFORM(-30, 30), 1e-30, 1e-6},
+    {"leaky_relu", "leaky_relu", leaky_relu_case, MT_OP_LEAKY_RELU, o_leaky_relu, SIGNED(0.05, 10), 0, 1e-7},
+    {"clamp", "clamp", clamp_case, MT_OP_CLAMP, o_clamp, UNIFORM(-3, 3), 0, 0},
+    {"pow_scalar", "pow_scalar", pow_scalar_case, MT_OP_POW_SCALAR, o_pow_scalar, UNIFORM(0.05, 20), 0, 1e-6},
 };
 #define MAP_CASE_COUNT (int)(sizeof MAP_CASES / sizeof MAP_CASES[0])
 
@@ -137,6 +185,10 @@ static const zip_case ZIP_CASES[] = {
      UNIFORM(-5, 5), 0, 1e-6, false},
     {"inv_back", "inv_grad", mt_inv_back, NO_OUT_OP, o_inv_back, UNIFORM(0.1, 10),
      UNIFORM(-5, 5), 0, 1e-6, false},
+    {"pow", "pow", mt_pow, MT_OP_POW, o_pow, UNIFORM(0.05, 10), UNIFORM(-3, 3), 1e-30, 1e-6, false},
+    /* a grid: ties occur (either input is then right) */
+    {"maximum", "maximum", mt_maximum, MT_OP_MAXIMUM, o_maximum, GRID(-8, 8, 0.5), GRID(-8, 8, 0.5), 0, 0, false},
+    {"minimum", "minimum", mt_minimum, MT_OP_MINIMUM, o_minimum, GRID(-8, 8, 0.5), GRID(-8, 8, 0.5), 0, 0, false},
 };
 #define ZIP_CASE_COUNT (int)(sizeof ZIP_CASES / sizeof ZIP_CASES[0])
 
@@ -267,6 +319,19 @@ MAP_TESTS(3, relu)
 MAP_TESTS(4, log)
 MAP_TESTS(5, exp)
 MAP_TESTS(6, inv)
+MAP_TESTS(7, tanh)
+MAP_TESTS(8, sqrt)
+MAP_TESTS(9, rsqrt)
+MAP_TESTS(10, abs)
+MAP_TESTS(11, sin)
+MAP_TESTS(12, cos)
+MAP_TESTS(13, square)
+MAP_TESTS(14, gelu)
+MAP_TESTS(15, silu)
+MAP_TESTS(16, softplus)
+MAP_TESTS(17, leaky_relu)
+MAP_TESTS(18, clamp)
+MAP_TESTS(19, pow_scalar)
 
 /* ---- zip ---- */
 
@@ -371,6 +436,9 @@ ZIP_TESTS(7, is_close)
 ZIP_TESTS(8, relu_back)
 ZIP_TESTS(9, log_back)
 ZIP_TESTS(10, inv_back)
+ZIP_TESTS(11, pow)
+ZIP_TESTS(12, maximum)
+ZIP_TESTS(13, minimum)
 
 /* ---- scalar forms ---- */
 
@@ -697,23 +765,46 @@ Test(edge, nan_scalar_broadcasts)
 
 /* Every op of the public enums, by name: a test fails when the library lists an op that has no
  * oracle here (a row added to the op table without its test). */
-#define N_UNARY 8
-#define N_BINARY 8
+#define N_UNARY 20
+#define N_BINARY 11
+/* p0, p1: the parameters mt_map_out_with passes (the ones the oracle uses) */
 static const struct {
     const char *name;
     double (*oracle)(double);
     double rtol;
-} UNARY_OPS[N_UNARY] = {{"neg", o_neg, 0},          {"copy", o_id, 0},
-                        {"sigmoid", o_sigmoid, 1e-6}, {"relu", o_relu, 0},
-                        {"log", o_log, 1e-6},         {"exp", o_exp, 1e-6},
-                        {"inv", o_inv, 1e-6},         {"tanh", o_tanh, 1e-6}};
+    int params;
+    float p0, p1;
+} UNARY_OPS[N_UNARY] = {
+    {"neg", o_neg, 0, 0, 0, 0},           {"copy", o_id, 0, 0, 0, 0},
+    {"sigmoid", o_sigmoid, 1e-6, 0, 0, 0}, {"relu", o_relu, 0, 0, 0, 0},
+    {"log", o_log, 1e-6, 0, 0, 0},         {"exp", o_exp, 1e-6, 0, 0, 0},
+    {"inv", o_inv, 1e-6, 0, 0, 0},         {"tanh", o_tanh, 1e-6, 0, 0, 0},
+    {"sqrt", o_sqrt, 1e-6, 0, 0, 0},       {"rsqrt", o_rsqrt, 1e-6, 0, 0, 0},
+    {"abs", o_abs, 0, 0, 0, 0},            {"sin", o_sin, 1e-6, 0, 0, 0},
+    {"cos", o_cos, 1e-6, 0, 0, 0},         {"square", o_square, 1e-6, 0, 0, 0},
+    {"gelu", o_gelu, 1e-5, 0, 0, 0},       {"silu", o_silu, 1e-6, 0, 0, 0},
+    {"softplus", o_softplus, 1e-6, 0, 0, 0},
+    {"leaky_relu", o_leaky_relu, 1e-7, 1, LEAKY_SLOPE, 0},
+    {"clamp", o_clamp, 0, 2, CLAMP_LO, CLAMP_HI},
+    {"pow_scalar", o_pow_scalar, 1e-6, 1, POW_EXPONENT, 0},
+};
 static const struct {
     const char *name;
     double (*oracle)(double, double);
     double rtol;
 } BINARY_OPS[N_BINARY] = {{"add", o_add, 1e-6}, {"sub", o_sub, 1e-6}, {"mul", o_mul, 1e-6},
                           {"div", o_div, 1e-6}, {"lt", o_lt, 0},      {"gt", o_gt, 0},
-                          {"eq", o_eq, 0},      {"is_close", o_is_close, 0}};
+                          {"eq", o_eq, 0},      {"is_close", o_is_close, 0},
+                          {"pow", o_pow, 1e-6}, {"maximum", o_maximum, 0},
+                          {"minimum", o_minimum, 0}};
+
+/* mt_map_out for the ops without parameters, mt_map_out_with (with the oracle's parameters)
+ * for the others. */
+static mt_status map_out_op(mt_tensor *out, int op, const mt_tensor *a)
+{
+    if (UNARY_OPS[op].params == 0) return mt_map_out(out, (mt_unary_op)op, a);
+    return mt_map_out_with(out, (mt_unary_op)op, a, UNARY_OPS[op].p0, UNARY_OPS[op].p1);
+}
 
 Test(out_ops, every_listed_op_has_an_oracle)
 {
@@ -771,7 +862,7 @@ Test(map_out, all_ops_contiguous_permuted_and_broadcast_input)
                 double *v = gen_values(&r, t_numel(small_nd[s], ss), &UNARY_IN);
                 mt_tensor *a = t_tensor(&r, small_nd[s], ss, v, t_rng_int(&r, 0, 2));
                 mt_tensor *out = permuted ? permuted_zeros(3, shape) : mt_full(MT_DIMS(4, 3, 5), 7.0f);
-                cr_assert_eq(mt_map_out(out, (mt_unary_op)op, a), MT_OK, "mt_map_out op %d: %s",
+                cr_assert_eq(map_out_op(out, op, a), MT_OK, "mt_map_out op %d: %s",
                              op, mt_last_error());
                 t_expect_shape(out, 3, shape);
                 double *e = t_oracle_map(3, shape, small_nd[s], ss, v, UNARY_OPS[op].oracle);
@@ -811,7 +902,7 @@ Test(map_out, in_place_every_op_and_layout)
             const int64_t shape[3] = {3, 4, 5};
             double *v = gen_values(&r, 60, &UNARY_IN);
             mt_tensor *a = t_tensor(&r, 3, shape, v, layout);
-            cr_assert_eq(mt_map_out(a, (mt_unary_op)op, a), MT_OK, "in place op %d: %s", op,
+            cr_assert_eq(map_out_op(a, op, a), MT_OK, "in place op %d: %s", op,
                          mt_last_error());
             double *e = t_oracle_map(3, shape, 3, shape, v, UNARY_OPS[op].oracle);
             t_expect_close("in-place map", a, e, 1e-7, UNARY_OPS[op].rtol);
@@ -831,7 +922,7 @@ Test(map_out, large_permuted_out_broadcast_input)
     mt_tensor *a = t_tensor(&r, 1, row, v, 2);
     for (int op = 0; op < N_UNARY; op++) {
         mt_tensor *out = permuted_zeros(2, shape);
-        cr_assert_eq(mt_map_out(out, (mt_unary_op)op, a), MT_OK, "%s", mt_last_error());
+        cr_assert_eq(map_out_op(out, op, a), MT_OK, "%s", mt_last_error());
         double *e = t_oracle_map(2, shape, 1, row, v, UNARY_OPS[op].oracle);
         t_expect_close("large mt_map_out", out, e, 1e-7, UNARY_OPS[op].rtol);
         free(e);
@@ -1087,7 +1178,8 @@ Test(errors, zip_incompatible_broadcast)
     mt_tensor *a = mt_ones(MT_DIMS(2, 3)), *b = mt_ones(MT_DIMS(4)), *c = mt_ones(MT_DIMS(3, 2, 2));
     static const char *const fns[] = {"mt_add", "mt_sub", "mt_mul", "mt_div", "mt_lt", "mt_gt",
                                       "mt_eq", "mt_is_close", "mt_relu_back", "mt_log_back",
-                                      "mt_inv_back"};
+                                      "mt_inv_back", "mt_pow", "mt_maximum", "mt_minimum"};
+    cr_assert_eq(sizeof fns / sizeof fns[0], (size_t)ZIP_CASE_COUNT);
     for (int i = 0; i < ZIP_CASE_COUNT; i++) {
         mt_clear_error();
         cr_assert_null(ZIP_CASES[i].fn(a, b), "%s accepted (2,3) with (4)", fns[i]);
@@ -1108,8 +1200,11 @@ Test(errors, null_operands)
 {
     mt_clear_error();
     mt_tensor *a = mt_ones(MT_DIMS(2, 3));
-    static const char *const map_fns[] = {"mt_neg", "mt_copy", "mt_sigmoid", "mt_relu",
-                                          "mt_log", "mt_exp",  "mt_inv",     "mt_tanh"};
+    static const char *const map_fns[] = {
+        "mt_neg",  "mt_copy", "mt_sigmoid", "mt_relu", "mt_log",    "mt_exp",        "mt_inv",
+        "mt_tanh", "mt_sqrt", "mt_rsqrt",   "mt_abs",  "mt_sin",    "mt_cos",        "mt_square",
+        "mt_gelu", "mt_silu", "mt_softplus", "mt_leaky_relu", "mt_clamp", "mt_pow_scalar"};
+    cr_assert_eq(sizeof map_fns / sizeof map_fns[0], (size_t)MAP_CASE_COUNT);
     for (int i = 0; i < MAP_CASE_COUNT; i++) {
         mt_clear_error();
         cr_assert_null(MAP_CASES[i].fn(NULL));
@@ -1117,7 +1212,8 @@ Test(errors, null_operands)
     }
     static const char *const zip_fns[] = {"mt_add", "mt_sub", "mt_mul", "mt_div", "mt_lt", "mt_gt",
                                           "mt_eq", "mt_is_close", "mt_relu_back", "mt_log_back",
-                                          "mt_inv_back"};
+                                          "mt_inv_back", "mt_pow", "mt_maximum", "mt_minimum"};
+    cr_assert_eq(sizeof zip_fns / sizeof zip_fns[0], (size_t)ZIP_CASE_COUNT);
     for (int i = 0; i < ZIP_CASE_COUNT; i++) {
         mt_clear_error();
         cr_assert_null(ZIP_CASES[i].fn(NULL, a));

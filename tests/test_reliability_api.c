@@ -490,12 +490,15 @@ static const struct {
     const char *fn;
     unary_fn call;
 } unaries[] = {F(neg), F(copy), F(sigmoid), F(relu), F(log), F(exp), F(inv), F(tanh),
-               F(contiguous), F(detach), F(sum_all), F(mean_all)};
+               F(contiguous), F(detach), F(sum_all), F(mean_all),
+               F(sqrt), F(rsqrt), F(abs), F(sin), F(cos), F(square), F(gelu), F(silu),
+               F(softplus)};
 static const struct {
     const char *fn;
     binary_fn call;
 } binaries[] = {F(add), F(sub),       F(mul),      F(div),     F(lt),      F(gt),
-                F(eq),  F(is_close), F(relu_back), F(log_back), F(inv_back), F(matmul)};
+                F(eq),  F(is_close), F(relu_back), F(log_back), F(inv_back), F(matmul),
+                F(pow), F(maximum), F(minimum)};
 static const struct {
     const char *fn;
     scalar_fn call;
@@ -541,6 +544,23 @@ static void audit_ops(void)
         EXPECT_NULL(MT_ERR_INDEX, "mt_var", mt_var(a, bad_dims_for_2d[d], 1));
         EXPECT_NULL(MT_ERR_INDEX, "mt_std", mt_std(a, bad_dims_for_2d[d], INT_MIN));
     }
+    /* the parameterised unary ops, where, masked_fill (mask must broadcast to a) */
+    EXPECT_NULL(MT_ERR_NULL, "mt_leaky_relu", mt_leaky_relu(NULL, 0.01f));
+    EXPECT_NULL(MT_ERR_NULL, "mt_clamp", mt_clamp(NULL, 0.0f, 1.0f));
+    EXPECT_NULL(MT_ERR_NULL, "mt_pow_scalar", mt_pow_scalar(NULL, 2.0f));
+    EXPECT_NULL(MT_ERR_NULL, "mt_where", mt_where(NULL, a, a));
+    EXPECT_NULL(MT_ERR_NULL, "mt_where", mt_where(a, NULL, a));
+    EXPECT_NULL(MT_ERR_NULL, "mt_where", mt_where(a, a, NULL));
+    EXPECT_NULL(MT_ERR_BROADCAST, "mt_where", mt_where(a, b, a));
+    EXPECT_NULL(MT_ERR_BROADCAST, "mt_where", mt_where(b, a, row));
+    EXPECT_NULL(MT_ERR_NULL, "mt_masked_fill", mt_masked_fill(NULL, a, 0.0f));
+    EXPECT_NULL(MT_ERR_NULL, "mt_masked_fill", mt_masked_fill(a, NULL, 0.0f));
+    EXPECT_NULL(MT_ERR_BROADCAST, "mt_masked_fill", mt_masked_fill(a, b, 0.0f));
+    EXPECT_NULL(MT_ERR_BROADCAST, "mt_masked_fill", mt_masked_fill(row, a, 0.0f)); /* mask larger */
+    mt_tensor *filled = mt_masked_fill(a, row, 1.0f), *chosen = mt_where(row, a, row);
+    EXPECT_TRUE("mt_masked_fill", filled != NULL && chosen != NULL);
+    mt_release(filled);
+    mt_release(chosen);
     /* matmul: fewer than 2 dims, inner dims that differ, batch dims that do not broadcast */
     mt_tensor *m34 = arange(MT_DIMS(3, 4)), *b234 = arange(MT_DIMS(2, 3, 4));
     mt_tensor *b334 = arange(MT_DIMS(3, 3, 4)), *b243 = arange(MT_DIMS(2, 4, 3));
@@ -585,6 +605,15 @@ static void audit_ops(void)
                       mt_reduce_out(out13, (mt_reduce_op)bad_reduce[i], a, 0));
     }
     EXPECT_STATUS(MT_ERR_NULL, "mt_map_out", mt_map_out(NULL, MT_OP_NEG, a));
+    /* parameterised ops need mt_map_out_with */
+    EXPECT_STATUS(MT_ERR_INVALID_ARG, "mt_map_out", mt_map_out(out23, MT_OP_CLAMP, a));
+    for (int i = 0; i < 4; i++)
+        EXPECT_STATUS(MT_ERR_INVALID_ARG, "mt_map_out_with",
+                      mt_map_out_with(out23, (mt_unary_op)bad_unary[i], a, 0.0f, 1.0f));
+    EXPECT_STATUS(MT_ERR_NULL, "mt_map_out_with", mt_map_out_with(NULL, MT_OP_CLAMP, a, 0.0f, 1.0f));
+    EXPECT_STATUS(MT_ERR_NULL, "mt_map_out_with", mt_map_out_with(out23, MT_OP_CLAMP, NULL, 0.0f, 1.0f));
+    EXPECT_STATUS(MT_ERR_BROADCAST, "mt_map_out_with",
+                  mt_map_out_with(out22, MT_OP_CLAMP, a, 0.0f, 1.0f));
     EXPECT_STATUS(MT_ERR_NULL, "mt_map_out", mt_map_out(out23, MT_OP_NEG, NULL));
     EXPECT_STATUS(MT_ERR_BROADCAST, "mt_map_out", mt_map_out(out22, MT_OP_NEG, a));
     EXPECT_STATUS(MT_ERR_NULL, "mt_zip_out", mt_zip_out(NULL, MT_OP_ADD, a, a));

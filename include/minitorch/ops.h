@@ -12,6 +12,10 @@
  *   mt_exp      overflows to +inf above ~88.7.
  *   comparisons return 1.0 or 0.0; mt_is_close is |a - b| < 1e-2 (absolute, as MiniTorch).
  *   NaN propagates through arithmetic and sums; mt_max and mt_min return NaN for a line holding
+ *   The activations and math functions below follow PyTorch's definitions (torch.sqrt, ...,
+ *   F.gelu(approximate="tanh"), F.softplus with beta 1 and threshold 20) and PyTorch's gradient
+ *   formulas, including their values at kinks and at 0; each declaration says where a value
+ *   differs.
  *   one (mt_argmax and mt_argmin its first index), as PyTorch does.
  */
 #ifndef MINITORCH_OPS_H
@@ -40,9 +44,44 @@ MT_API mt_tensor *mt_log(mt_tensor *a);
 MT_API mt_tensor *mt_exp(mt_tensor *a);
 /** 1 / a: inv(0) = +inf, inv(-0) = -inf. */
 MT_API mt_tensor *mt_inv(mt_tensor *a);
-/** Hyperbolic tangent, in [-1, 1] for any finite a (±1 for |a| > ~9). Gradient (1 - tanh(a)^2),
- *  computed from the saved output. */
+/** Hyperbolic tangent, in [-1, 1] for any finite a (±1 for |a| > ~9), tanh(-0) = -0, within
+ *  ~4 ulp of the exact value. Gradient (1 - tanh(a)^2), computed from the saved output. */
 MT_API mt_tensor *mt_tanh(mt_tensor *a);
+/** Square root: sqrt(-0) = -0, sqrt(a < 0) = NaN. Gradient g / (2 sqrt(a)), +inf at a = 0. */
+MT_API mt_tensor *mt_sqrt(mt_tensor *a);
+/** 1 / sqrt(a): rsqrt(0) = +inf, rsqrt(-0) = -inf, rsqrt(a < 0) = NaN. Gradient
+ *  -g rsqrt(a)^3 / 2. */
+MT_API mt_tensor *mt_rsqrt(mt_tensor *a);
+/** |a|. Gradient g sign(a), 0 at a = 0 (as torch.abs). */
+MT_API mt_tensor *mt_abs(mt_tensor *a);
+/** sin(a) (NaN at +-inf). Gradient g cos(a). */
+MT_API mt_tensor *mt_sin(mt_tensor *a);
+/** cos(a) (NaN at +-inf). Gradient -g sin(a). */
+MT_API mt_tensor *mt_cos(mt_tensor *a);
+/** a * a. Gradient 2 a g. */
+MT_API mt_tensor *mt_square(mt_tensor *a);
+/** GELU, tanh approximation (PyTorch's approximate="tanh"):
+ *  0.5 a (1 + tanh(sqrt(2/pi) (a + 0.044715 a^3))), evaluated as a * sigmoid(2 sqrt(2/pi) (...)),
+ *  the same function, accurate in the left tail where 1 + tanh cancels. gelu(+inf) = +inf,
+ *  gelu(-inf) = NaN (as PyTorch: -inf * 0). Gradient: the exact derivative of that formula; for
+ *  |a| so large that a^3 overflows it is the limit 1 or 0 (PyTorch's formula gives NaN there). */
+MT_API mt_tensor *mt_gelu(mt_tensor *a);
+/** SiLU (swish): a * sigmoid(a); silu(-inf) = NaN, as PyTorch's a / (1 + e^-a). Gradient
+ *  sigmoid(a) (1 + a (1 - sigmoid(a))), with its limits 1 and 0 at +inf and -inf. */
+MT_API mt_tensor *mt_silu(mt_tensor *a);
+/** Softplus with PyTorch's defaults (beta 1, threshold 20): a where a > 20, else log(1 + e^a).
+ *  Gradient g where a > 20, else g e^a / (e^a + 1). */
+MT_API mt_tensor *mt_softplus(mt_tensor *a);
+/** a where a > 0, else a * slope (F.leaky_relu; PyTorch's default slope is 0.01). NaN stays
+ *  NaN. Gradient g where a > 0, else g * slope (slope at a = 0). */
+MT_API mt_tensor *mt_leaky_relu(mt_tensor *a, float slope);
+/** min(max(a, lo), hi), as torch.clamp: when lo > hi every element becomes hi; a NaN element or
+ *  a NaN bound gives NaN; infinite bounds clamp one side only. Gradient g where lo <= a <= hi
+ *  (bounds included), 0 elsewhere (so 0 everywhere when lo > hi). */
+MT_API mt_tensor *mt_clamp(mt_tensor *a, float lo, float hi);
+/** a^p (C's powf: pow(a, 0) = 1 even for NaN a, pow(1, p) = 1, a negative a with a
+ *  non-integer p gives NaN, pow(0, p < 0) = +inf). Gradient 0 when p == 0, else g p a^(p-1). */
+MT_API mt_tensor *mt_pow_scalar(mt_tensor *a, float p);
 
 /* ---- elementwise, two inputs: a new tensor of the broadcast shape; MT_ERR_BROADCAST when the
  *      shapes do not broadcast ---- */
@@ -62,6 +101,16 @@ MT_API mt_tensor *mt_gt(mt_tensor *a, mt_tensor *b);
 MT_API mt_tensor *mt_eq(mt_tensor *a, mt_tensor *b);
 /** 1.0 where |a - b| < 1e-2 (float), else 0.0 (gradient 0). */
 MT_API mt_tensor *mt_is_close(mt_tensor *a, mt_tensor *b);
+/** a^b elementwise (powf, as mt_pow_scalar). Gradients, PyTorch's conventions: for a,
+ *  g b a^(b-1), 0 where b == 0; for b, g a^b log(a), 0 where a == 0 and b >= 0 (-inf where
+ *  a == 0 and b < 0, NaN where a < 0). */
+MT_API mt_tensor *mt_pow(mt_tensor *a, mt_tensor *b);
+/** The larger of a and b (torch.maximum): NaN if either is NaN; maximum(-0, +0) = +0. Gradient:
+ *  g to the larger input, g / 2 to each on a tie, g to both where either is NaN. */
+MT_API mt_tensor *mt_maximum(mt_tensor *a, mt_tensor *b);
+/** The smaller of a and b (torch.minimum): NaN if either is NaN; minimum(-0, +0) = -0.
+ *  Gradient as mt_maximum's, to the smaller input. */
+MT_API mt_tensor *mt_minimum(mt_tensor *a, mt_tensor *b);
 /** MiniTorch's backward helpers: d where a > 0 else 0. Not differentiable themselves (their
  *  results carry no autodiff history). */
 MT_API mt_tensor *mt_relu_back(mt_tensor *a, mt_tensor *d);
@@ -69,6 +118,20 @@ MT_API mt_tensor *mt_relu_back(mt_tensor *a, mt_tensor *d);
 MT_API mt_tensor *mt_log_back(mt_tensor *a, mt_tensor *d);
 /** -d / a^2 (the gradient of inv). Not differentiable itself. */
 MT_API mt_tensor *mt_inv_back(mt_tensor *a, mt_tensor *d);
+
+/* ---- selection ---- */
+/** a where cond is nonzero (NaN counts as nonzero), else b (torch.where with a float
+ *  condition); cond, a and b broadcast together and the result has their broadcast shape. A
+ *  true select: the unchosen side never enters the result, so an infinite or NaN value there
+ *  cannot turn it into NaN. Gradient: g to a where cond is nonzero and to b elsewhere (0 on the
+ *  other side), summed back to each input's shape; cond gets a zero gradient. NULL with
+ *  MT_ERR_NULL for a NULL input, MT_ERR_BROADCAST when the three shapes do not broadcast. */
+MT_API mt_tensor *mt_where(mt_tensor *cond, mt_tensor *a, mt_tensor *b);
+/** a with `value` wherever mask is nonzero (Tensor.masked_fill): mask broadcasts to a's shape,
+ *  and the result has a's shape. Gradient g to a where mask is 0, 0 where it was filled; mask
+ *  gets a zero gradient. NULL with MT_ERR_NULL for a NULL input, MT_ERR_BROADCAST when mask
+ *  does not broadcast to a (a larger mask is refused, as PyTorch). */
+MT_API mt_tensor *mt_masked_fill(mt_tensor *a, mt_tensor *mask, float value);
 
 /* ---- tensor op scalar: the scalar acts as a shape-(1,) tensor (so the result has a's shape) ---- */
 /** a + s. */
@@ -168,12 +231,18 @@ MT_API mt_tensor *mt_linear(mt_tensor *x, mt_tensor *w, mt_tensor *bias);
 
 /* The kernels behind the operations above, for the *_out functions. Values are stable within a
  * major version; a value that names no op is refused with MT_ERR_INVALID_ARG. */
+/* The parameterised unary ops (MT_OP_LEAKY_RELU: p0 = slope; MT_OP_CLAMP: p0 = lo, p1 = hi;
+ * MT_OP_POW_SCALAR: p0 = the exponent) run through mt_map_out_with; mt_map_out, which has no
+ * parameter arguments, refuses them. */
 typedef enum mt_unary_op {
-    MT_OP_NEG, MT_OP_ID, MT_OP_SIGMOID, MT_OP_RELU, MT_OP_LOG, MT_OP_EXP, MT_OP_INV, MT_OP_TANH
+    MT_OP_NEG, MT_OP_ID, MT_OP_SIGMOID, MT_OP_RELU, MT_OP_LOG, MT_OP_EXP, MT_OP_INV, MT_OP_TANH,
+    MT_OP_SQRT, MT_OP_RSQRT, MT_OP_ABS, MT_OP_SIN, MT_OP_COS, MT_OP_SQUARE, MT_OP_GELU,
+    MT_OP_SILU, MT_OP_SOFTPLUS, MT_OP_LEAKY_RELU, MT_OP_CLAMP, MT_OP_POW_SCALAR
 } mt_unary_op;
 
 typedef enum mt_binary_op {
-    MT_OP_ADD, MT_OP_SUB, MT_OP_MUL, MT_OP_DIV, MT_OP_LT, MT_OP_GT, MT_OP_EQ, MT_OP_IS_CLOSE
+    MT_OP_ADD, MT_OP_SUB, MT_OP_MUL, MT_OP_DIV, MT_OP_LT, MT_OP_GT, MT_OP_EQ, MT_OP_IS_CLOSE,
+    MT_OP_POW, MT_OP_MAXIMUM, MT_OP_MINIMUM
 } mt_binary_op;
 
 typedef enum mt_reduce_op {
@@ -187,8 +256,13 @@ MT_API const char *mt_binary_op_name(mt_binary_op op);
 MT_API const char *mt_reduce_op_name(mt_reduce_op op);
 
 /** out = op(a); `a` broadcasts to out's shape. `out` must not have zero strides, nor overlap `a`
- *  except by being exactly `a` (in-place). */
+ *  except by being exactly `a` (in-place). A parameterised op (leaky_relu, clamp, pow_scalar)
+ *  is refused with MT_ERR_INVALID_ARG: use mt_map_out_with. */
 MT_API mt_status mt_map_out(mt_tensor *out, mt_unary_op op, const mt_tensor *a);
+/** mt_map_out for any unary op, with its parameters p0, p1 (see mt_unary_op; ignored by ops
+ *  without parameters): mt_map_out_with(out, MT_OP_CLAMP, a, lo, hi) is out = clamp(a, lo, hi). */
+MT_API mt_status mt_map_out_with(mt_tensor *out, mt_unary_op op, const mt_tensor *a, float p0,
+                                 float p1);
 /** out = op(a, b); both broadcast to out's shape, which must be their broadcast shape or larger. */
 MT_API mt_status mt_zip_out(mt_tensor *out, mt_binary_op op, const mt_tensor *a,
                             const mt_tensor *b);

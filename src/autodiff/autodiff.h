@@ -19,7 +19,8 @@
     X(CAT, cat)         /* ints[0]: dim; inputs: up to 3 parts, in order along dim */ \
     X(SQUEEZE, squeeze) /* squeeze/unsqueeze (size-1 dims removed or inserted); shape: the input's */ \
     X(INDEX_SELECT, index_select) /* ints[0]: dim; shape: the input's; indices */ \
-    X(CROSS_ENTROPY, cross_entropy) /* inputs: logits (N, C), labels and lse (N, 1), untracked; params[0]: 1/N */
+    X(CROSS_ENTROPY, cross_entropy) /* inputs: logits (N, C), labels and lse (N, 1), untracked; params[0]: 1/N */ \
+    X(WHERE, where)     /* inputs: cond, a, b */
 
 /* One entry per differentiable function, generated from the op tables: the unary ops, the
  * binary ops, the reductions (ints[0]: dim), the structural functions, then the row ops

@@ -9,7 +9,8 @@
  *   min g to the first minimal element | softmax y (g - sum(g y)) | log_softmax g - e^y sum(g)
  *   logsumexp g e^(x - y) | var 2 (x - mean) g / (n - c) | std (x - mean) g / ((n - c) y), 0 where
  *   y = 0 | cross_entropy (softmax - onehot) g / N (one fused kernel each for the last three
- *   with "softmax" in them). */
+ *   with "softmax" in them)
+ *   pow, maximum, minimum: three-input gradient kernels of (a, b, g) | where: g selected. */
 #include <math.h>
 #include <string.h>
 
@@ -329,10 +330,11 @@ enum {
     READS_min = 1 | OUTPUT, READS_cross_entropy = 7,
     /* row ops, by their backward column */
     READS_softmax = OUTPUT, READS_log_softmax = OUTPUT, READS_logsumexp = 1 | OUTPUT,
-    READS_none = 0, READS_var = 1, READS_std = 1 | OUTPUT
+    READS_none = 0, READS_var = 1, READS_std = 1 | OUTPUT, READS_where = 1,
+    READS_pow = 3, READS_maximum = 3, READS_minimum = 3
 };
 static const unsigned reads_of[] = {
-#define UNARY_ROW(E, name, cost, saves) \
+#define UNARY_ROW(E, name, cost, saves, params) \
     (MTI_SAVES_##saves == MTI_SAVES_INPUT ? 1u : MTI_SAVES_##saves == MTI_SAVES_OUTPUT ? OUTPUT : 0u),
 #define BINARY_ROW(E, name, cost, backward) READS_##backward,
 #define REDUCE_ROW(E, name, saves) READS_##name,
@@ -353,7 +355,7 @@ static const char *const function_names[] = {
 #define NAME3(E, name, c) #name,
 #define NAME2(E, name) #name,
 #define NAME5(E, name, c, d, e) #name,
-    MTI_UNARY_OPS(NAME4) MTI_BINARY_OPS(NAME4) MTI_REDUCE_OPS(NAME3) MTI_STRUCTURAL_FUNCTIONS(NAME2)
+    MTI_UNARY_OPS(NAME5) MTI_BINARY_OPS(NAME4) MTI_REDUCE_OPS(NAME3) MTI_STRUCTURAL_FUNCTIONS(NAME2)
     MTI_ROW_OPS(NAME5)
 #undef NAME5
 #undef NAME4
@@ -555,10 +557,60 @@ static mt_status backward_cross_entropy(const char *fn, const mti_node *node, mt
     return mti_give_grad(fn, logits, dx);
 }
 
+/* pow(a, b): PyTorch's formulas as kernels of (a, b, g) (kernels/scalar_ops.h). */
+static mt_status backward_pow(const char *fn, const mti_node *node, mt_tensor *g)
+{
+    mt_tensor *a = node->inputs[0], *b = node->inputs[1];
+    mt_status status = MT_OK;
+    if (wants(a)) status = mti_give_grad(fn, a, mti_zip3(fn, MTI_TERNARY_POW_GRAD_BASE, a, b, g));
+    if (status == MT_OK && wants(b))
+        status = mti_give_grad(fn, b, mti_zip3(fn, MTI_TERNARY_POW_GRAD_EXPONENT, a, b, g));
+    return status;
+}
+
+/* maximum / minimum: one kernel gives the first input's part; swapping the inputs gives the
+ * second's (ties split g / 2 each). */
+static mt_status extremum_gradient(const char *fn, const mti_node *node, mt_tensor *g,
+                                   mti_ternary_op op)
+{
+    mt_tensor *a = node->inputs[0], *b = node->inputs[1];
+    mt_status status = MT_OK;
+    if (wants(a)) status = mti_give_grad(fn, a, mti_zip3(fn, op, a, b, g));
+    if (status == MT_OK && wants(b)) status = mti_give_grad(fn, b, mti_zip3(fn, op, b, a, g));
+    return status;
+}
+
+static mt_status backward_maximum(const char *fn, const mti_node *node, mt_tensor *g)
+{
+    return extremum_gradient(fn, node, g, MTI_TERNARY_MAXIMUM_GRAD);
+}
+
+static mt_status backward_minimum(const char *fn, const mti_node *node, mt_tensor *g)
+{
+    return extremum_gradient(fn, node, g, MTI_TERNARY_MINIMUM_GRAD);
+}
+
+/* where(cond, a, b): g selected into a where cond holds and into b elsewhere, with an exact 0
+ * on the other side (a select, so an infinite g never meets a 0 factor). */
+static mt_status backward_where(const char *fn, const mti_node *node, mt_tensor *g)
+{
+    mt_tensor *cond = node->inputs[0], *a = node->inputs[1], *b = node->inputs[2];
+    mt_status status = MT_OK;
+    if (wants(cond)) status = mti_give_grad(fn, cond, mti_tensor_zeros(fn, cond->ndim, cond->shape));
+    if (status != MT_OK || (!wants(a) && !wants(b))) return status;
+    mt_tensor *zero = mti_scalar_tensor(fn, 0.0f);
+    if (!zero) return mt_last_status();
+    if (wants(a)) status = mti_give_grad(fn, a, mti_zip3(fn, MTI_TERNARY_WHERE, cond, g, zero));
+    if (status == MT_OK && wants(b))
+        status = mti_give_grad(fn, b, mti_zip3(fn, MTI_TERNARY_WHERE, cond, zero, g));
+    mti_unref(zero);
+    return status;
+}
+
 /* The descriptor table, generated from the op tables: a row without its formula does not
  * compile. */
 static const backward_fn backward_of[] = {
-#define UNARY_ROW(E, name, cost, saves) backward_unary,
+#define UNARY_ROW(E, ...) backward_unary,
 #define BINARY_ROW(E, name, cost, backward) backward_##backward,
 #define REDUCE_ROW(E, name, saves) backward_##name,
 #define STRUCTURAL_ROW(E, name) backward_##name,

@@ -1,10 +1,12 @@
-/* The two backends' kernel tables: they share map, zip, reduce and the row kernels and differ in matmul. */
+/* The two backends' kernel tables: they share map, zip, zip3, reduce and the row kernels and
+ * differ in matmul. */
 #include "kernels/kernels.h"
 
 static const mti_kernels naive_kernels = {
     .name = "naive",
     .map = mti_naive_map,
     .zip = mti_naive_zip,
+    .zip3 = mti_naive_zip3,
     .reduce = mti_naive_reduce,
     .matmul = mti_naive_matmul,
     .rows = mti_naive_rows,
@@ -16,6 +18,7 @@ static const mti_kernels blas_kernels = {
     .name = "blas",
     .map = mti_naive_map,
     .zip = mti_naive_zip,
+    .zip3 = mti_naive_zip3,
     .reduce = mti_naive_reduce,
     .matmul = mti_blas_matmul,
     .rows = mti_naive_rows,

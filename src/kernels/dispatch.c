@@ -20,6 +20,12 @@ void mti_run_zip(mti_zip_op op, mti_params params, const mti_strided *out, const
     current()->zip(op, params, out, a, b);
 }
 
+void mti_run_zip3(mti_ternary_op op, mti_params params, const mti_strided *out,
+                  const mti_strided *a, const mti_strided *b, const mti_strided *c)
+{
+    current()->zip3(op, params, out, a, b, c);
+}
+
 void mti_run_reduce(mti_reduce_op op, const mti_strided *out, const mti_strided *in, int dim)
 {
     current()->reduce(op, out, in, dim);
@@ -88,6 +94,26 @@ mt_tensor *mti_zip_with(const char *fn, mti_zip_op op, mti_params params, const 
     mti_strided va = same ? mti_strided_of(a) : mti_strided_expanded(a, ndim, shape);
     mti_strided vb = same ? mti_strided_of(b) : mti_strided_expanded(b, ndim, shape);
     mti_run_zip(op, params, &o, &va, &vb);
+    return out;
+}
+
+mt_tensor *mti_zip3(const char *fn, mti_ternary_op op, const mt_tensor *a, const mt_tensor *b,
+                    const mt_tensor *c)
+{
+    if (!a) return mti_fail_null(fn, "a"), NULL;
+    if (!b) return mti_fail_null(fn, "b"), NULL;
+    if (!c) return mti_fail_null(fn, "c"), NULL;
+    int ab_ndim, ndim;
+    int64_t ab_shape[MT_MAX_DIMS], shape[MT_MAX_DIMS];
+    if (mti_shape_broadcast(fn, a->ndim, a->shape, b->ndim, b->shape, &ab_ndim, ab_shape) != MT_OK ||
+        mti_shape_broadcast(fn, ab_ndim, ab_shape, c->ndim, c->shape, &ndim, shape) != MT_OK)
+        return NULL;
+    mt_tensor *out = mti_tensor_empty(fn, ndim, shape);
+    if (!out) return NULL;
+    mti_strided o = mti_strided_of(out);
+    mti_strided va = mti_strided_expanded(a, ndim, shape), vb = mti_strided_expanded(b, ndim, shape),
+                vc = mti_strided_expanded(c, ndim, shape);
+    mti_run_zip3(op, MTI_NO_PARAMS, &o, &va, &vb, &vc);
     return out;
 }
 

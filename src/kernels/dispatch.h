@@ -15,6 +15,8 @@
 void mti_run_map(mti_unary_op op, mti_params params, const mti_strided *out, const mti_strided *in);
 void mti_run_zip(mti_zip_op op, mti_params params, const mti_strided *out, const mti_strided *a,
                  const mti_strided *b);
+void mti_run_zip3(mti_ternary_op op, mti_params params, const mti_strided *out,
+                  const mti_strided *a, const mti_strided *b, const mti_strided *c);
 void mti_run_reduce(mti_reduce_op op, const mti_strided *out, const mti_strided *in, int dim);
 /* out (+)= op(a) @ op(b) (+ bias) where out/a/b are already laid out for the kernel (see
  * kernels.h). */
@@ -35,6 +37,9 @@ mt_tensor *mti_map_with(const char *fn, mti_unary_op op, mti_params params, cons
 mt_tensor *mti_zip(const char *fn, mti_zip_op op, const mt_tensor *a, const mt_tensor *b);
 mt_tensor *mti_zip_with(const char *fn, mti_zip_op op, mti_params params, const mt_tensor *a,
                         const mt_tensor *b);
+/* a, b and c broadcast together. */
+mt_tensor *mti_zip3(const char *fn, mti_ternary_op op, const mt_tensor *a, const mt_tensor *b,
+                    const mt_tensor *c);
 /* `dim` may be negative. */
 mt_tensor *mti_reduce(const char *fn, mti_reduce_op op, const mt_tensor *a, int dim);
 /* Row op `op` over `dim` (already normalised): a new tensor of a's shape (width LINE) or with

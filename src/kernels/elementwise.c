@@ -1,4 +1,4 @@
-/* Naive backend: map and zip. Parallel over items of the canonical layout (kernels/layout.h);
+/* Naive backend: map, zip and zip3. Parallel over items of the canonical layout (kernels/layout.h);
  * the operation is chosen by a switch per row segment, so each inner loop below is a plain loop
  * with the scalar function inlined, and the contiguous ones vectorize (transcendentals through
  * libmvec). */
@@ -17,11 +17,13 @@
 
 /* The kernels' switch cases, one per op, generated from the op tables: each expands LOOP with the
  * op's scalar function. Every enum value has a case, so a missing one is a compile error. */
-#define UNARY_CASE(E, name, cost, saves) case MTI_UNARY_##E: LOOP(mti_##name##_f); break;
+#define UNARY_CASE(E, name, cost, saves, params) case MTI_UNARY_##E: LOOP(mti_##name##_f); break;
 #define UNARY_CASES MTI_UNARY_OPS(UNARY_CASE) case MTI_UNARY_COUNT: break
 #define BINARY_CASE(E, name, cost, backward) case MTI_ZIP_##E: LOOP(mti_##name##_f); break;
-#define GRAD_CASE(E, name, cost, saves) case MTI_ZIP_##E##_GRAD: LOOP(mti_##name##_grad_f); break;
+#define GRAD_CASE(E, name, cost, saves, params) case MTI_ZIP_##E##_GRAD: LOOP(mti_##name##_grad_f); break;
 #define ZIP_CASES MTI_BINARY_OPS(BINARY_CASE) MTI_UNARY_OPS(GRAD_CASE) case MTI_ZIP_COUNT: break
+#define TERNARY_CASE(E, name, cost) case MTI_TERNARY_##E: LOOP(mti_##name##_f); break;
+#define TERNARY_CASES MTI_TERNARY_OPS(TERNARY_CASE) case MTI_TERNARY_COUNT: break
 
 /* ---- inner loops: one row segment of n elements ---- */
 
@@ -60,6 +62,22 @@ static void zip_row(mti_zip_op op, mti_params p, float *o, int64_t os, const flo
 #define LOOP(F) \
     _Pragma("omp simd") for (int64_t i = 0; i < n; i++) o[i * os] = F(a[i * as], b[i * bs], p)
         switch (op) { ZIP_CASES; }
+#undef LOOP
+    }
+}
+
+static void zip3_row(mti_ternary_op op, mti_params p, float *o, int64_t os, const float *a,
+                     int64_t as, const float *b, int64_t bs, const float *c, int64_t cs, int64_t n)
+{
+    if (os == 1 && as == 1 && bs == 1 && cs == 1) {
+#define LOOP(F) _Pragma("omp simd") for (int64_t i = 0; i < n; i++) o[i] = F(a[i], b[i], c[i], p)
+        switch (op) { TERNARY_CASES; }
+#undef LOOP
+    } else {
+#define LOOP(F)                                           \
+    _Pragma("omp simd") for (int64_t i = 0; i < n; i++) \
+        o[i * os] = F(a[i * as], b[i * bs], c[i * cs], p)
+        switch (op) { TERNARY_CASES; }
 #undef LOOP
     }
 }
@@ -177,6 +195,26 @@ static void zip_tiles(void *context, int64_t item, int64_t end)
     }
 }
 
+static void zip3_tiles(void *context, int64_t item, int64_t end)
+{
+    const elementwise_job *job = context;
+    const mti_layout *l = &job->layout;
+    const int nd = l->ndim;
+    float buffer_a[TILE * TILE], buffer_b[TILE * TILE], buffer_c[TILE * TILE];
+    for (; item < end; item++) {
+        float *p[MTI_MAX_OPERANDS];
+        int64_t rows, width, ars, acs, brs, bcs, crs, ccs;
+        tile_origin(job, item, p, &rows, &width);
+        const float *a = tile_input(l, 1, p[1], rows, width, buffer_a, &ars, &acs);
+        const float *b = tile_input(l, 2, p[2], rows, width, buffer_b, &brs, &bcs);
+        const float *c = tile_input(l, 3, p[3], rows, width, buffer_c, &crs, &ccs);
+        for (int64_t r = 0; r < rows; r++)
+            zip3_row((mti_ternary_op)job->op, job->params, p[0] + r * l->strides[0][nd - 2],
+                     l->strides[0][nd - 1], a + r * ars, acs, b + r * brs, bcs, c + r * crs, ccs,
+                     width);
+    }
+}
+
 /* Sets up tiling when it pays; returns the number of work items. */
 static int64_t plan_items(elementwise_job *job)
 {
@@ -214,6 +252,21 @@ static void zip_items(void *context, int64_t item, int64_t end)
     for (; item < end; item++, mti_cursor_next(l, &c))
         zip_row((mti_zip_op)job->op, job->params, mti_cursor_ptr(l, &c, 0), os, mti_cursor_ptr(l, &c, 1), as,
                 mti_cursor_ptr(l, &c, 2), bs, mti_cursor_length(l, &c));
+}
+
+static void zip3_items(void *context, int64_t item, int64_t end)
+{
+    const elementwise_job *job = context;
+    const mti_layout *l = &job->layout;
+    const int last = l->ndim - 1;
+    const int64_t os = l->strides[0][last], as = l->strides[1][last], bs = l->strides[2][last],
+                  cs = l->strides[3][last];
+    mti_cursor c;
+    mti_cursor_seek(l, &c, item);
+    for (; item < end; item++, mti_cursor_next(l, &c))
+        zip3_row((mti_ternary_op)job->op, job->params, mti_cursor_ptr(l, &c, 0), os,
+                 mti_cursor_ptr(l, &c, 1), as, mti_cursor_ptr(l, &c, 2), bs,
+                 mti_cursor_ptr(l, &c, 3), cs, mti_cursor_length(l, &c));
 }
 
 /* Small operands laid out identically and densely: the whole operation is one contiguous row,
@@ -270,4 +323,17 @@ void mti_naive_zip(mti_zip_op op, mti_params params, const mti_strided *out, con
     else
         run_job(op, params, mti_zip_cost(op), mti_zip_name(op), 3, views, zip_items, zip_tiles,
                 tracing);
+}
+
+void mti_naive_zip3(mti_ternary_op op, mti_params params, const mti_strided *out,
+                    const mti_strided *a, const mti_strided *b, const mti_strided *c)
+{
+    const mti_strided *views[4] = {out, a, b, c};
+    bool tracing = mti_tracing();
+    int64_t numel;
+    if (!tracing && small_and_dense(4, views, &numel))
+        zip3_row(op, params, out->data, 1, a->data, 1, b->data, 1, c->data, 1, numel);
+    else
+        run_job(op, params, mti_ternary_cost(op), mti_ternary_name(op), 4, views, zip3_items,
+                zip3_tiles, tracing);
 }

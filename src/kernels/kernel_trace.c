@@ -8,7 +8,7 @@
 void mti_kernel_trace(const char *op, const char *path, int count, const mti_strided *const *views,
                       bool reduction, int threads, double start_us)
 {
-    static const char *const operand_names[] = {"out", "a", "b"};
+    static const char *const operand_names[] = {"out", "a", "b", "c"};
     static const char *const reduction_names[] = {"out", "in"};
     const char *const *names = reduction ? reduction_names : operand_names;
     char shapes[600];

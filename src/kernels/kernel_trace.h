@@ -5,7 +5,7 @@
 
 #include "tensor/tensor_impl.h"
 
-/* Operands are named out, a, b (or out, in for a reduction: `reduction` true). */
+/* Operands are named out, a, b, c (or out, in for a reduction: `reduction` true). */
 void mti_kernel_trace(const char *op, const char *path, int count, const mti_strided *const *views,
                       bool reduction, int threads, double start_us);
 

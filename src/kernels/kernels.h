@@ -2,7 +2,7 @@
  * (kernels/dispatch.h) call whichever backend is current. Kernels work on strided views, never
  * allocate tensors and know nothing of autodiff.
  *
- * map/zip: every operand already has the output's shape (inputs broadcast by zero strides).
+ * map/zip/zip3: every operand already has the output's shape (inputs broadcast by zero strides).
  * reduce:  out has in's shape with shape[dim] == 1.
  * matmul:  out (+)= op(a) @ op(b) (+ bias), where op() swaps the last two dims when its transpose
  *          flag is set. a, b and out have the same ndim; their batch dims (all but the last two)
@@ -30,6 +30,9 @@ typedef struct mti_kernels {
     void (*map)(mti_unary_op op, mti_params params, const mti_strided *out, const mti_strided *in);
     void (*zip)(mti_zip_op op, mti_params params, const mti_strided *out, const mti_strided *a,
                 const mti_strided *b);
+    /* three inputs: out = op(a, b, c) (the select behind mt_where and binary-op gradients) */
+    void (*zip3)(mti_ternary_op op, mti_params params, const mti_strided *out, const mti_strided *a,
+                 const mti_strided *b, const mti_strided *c);
     void (*reduce)(mti_reduce_op op, const mti_strided *out, const mti_strided *in, int dim);
     /* `fn` names the public function in errors (a blas scratch allocation can fail) */
     mt_status (*matmul)(const char *fn, const mti_strided *out, const mti_strided *a,
@@ -46,10 +49,12 @@ typedef struct mti_kernels {
 /* The kernels of a backend (backend_table.c). */
 const mti_kernels *mti_kernels_of(mt_backend backend);
 
-/* The naive (reference) kernels, shared by both backends for map, zip and reduce. */
+/* The naive (reference) kernels, shared by both backends for map, zip, zip3 and reduce. */
 void mti_naive_map(mti_unary_op op, mti_params params, const mti_strided *out, const mti_strided *in);
 void mti_naive_zip(mti_zip_op op, mti_params params, const mti_strided *out, const mti_strided *a,
                    const mti_strided *b);
+void mti_naive_zip3(mti_ternary_op op, mti_params params, const mti_strided *out,
+                    const mti_strided *a, const mti_strided *b, const mti_strided *c);
 void mti_naive_reduce(mti_reduce_op op, const mti_strided *out, const mti_strided *in, int dim);
 mt_status mti_naive_matmul(const char *fn, const mti_strided *out, const mti_strided *a,
                            const mti_strided *b, const mti_strided *bias, bool trans_a,

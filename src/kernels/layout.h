@@ -15,7 +15,7 @@
 #include "tensor/tensor_impl.h"
 
 #define MTI_SEGMENT 16384
-#define MTI_MAX_OPERANDS 3
+#define MTI_MAX_OPERANDS 4 /* output and up to three inputs */
 
 typedef struct mti_layout {
     int count; /* operands, output first */

@@ -4,7 +4,7 @@
 
 /* Every row's public enum value is its table index, and the zip op computing a unary op's
  * gradient sits where mti_unary_grad_op looks for it. */
-#define MTI_X(E, name, cost, saves)                                                              \
+#define MTI_X(E, name, cost, saves, params)                                                      \
     _Static_assert((int)MT_OP_##E == (int)MTI_UNARY_##E, "mt_unary_op order differs from MTI_UNARY_OPS"); \
     _Static_assert((int)MTI_ZIP_##E##_GRAD == (int)MTI_BINARY_COUNT + (int)MTI_UNARY_##E, "zip layout");
 MTI_UNARY_OPS(MTI_X)
@@ -18,17 +18,20 @@ MTI_BINARY_OPS(MTI_X)
 MTI_REDUCE_OPS(MTI_X)
 #undef MTI_X
 
-#define MTI_X(E, name, cost, saves) #name,
+#define MTI_X(E, name, cost, saves, params) #name,
 static const char *const unary_names[] = {MTI_UNARY_OPS(MTI_X)};
 #undef MTI_X
 #define MTI_X(E, name, cost, backward) #name,
 static const char *const zip_names[] = {MTI_BINARY_OPS(MTI_X)
 #undef MTI_X
-#define MTI_X(E, name, cost, saves) #name "_grad",
+#define MTI_X(E, name, cost, saves, params) #name "_grad",
                                         MTI_UNARY_OPS(MTI_X)};
 #undef MTI_X
 #define MTI_X(E, name, saves) #name,
 static const char *const reduce_names[] = {MTI_REDUCE_OPS(MTI_X)};
+#undef MTI_X
+#define MTI_X(E, name, cost) #name,
+static const char *const ternary_names[] = {MTI_TERNARY_OPS(MTI_X)};
 #undef MTI_X
 
 #define MTI_X(E, name, width, saves, backward) #name,
@@ -41,25 +44,34 @@ static const mti_saves row_saves[] = {MTI_ROW_OPS(MTI_X)};
 static const mti_row_width row_widths[] = {MTI_ROW_OPS(MTI_X)};
 #undef MTI_X
 
-#define MTI_X(E, name, cost, saves) cost,
+#define MTI_X(E, name, cost, saves, params) cost,
 static const int unary_costs[] = {MTI_UNARY_OPS(MTI_X)};
 #undef MTI_X
 /* A unary op's gradient costs what the op does (it recomputes comparable work). */
 #define MTI_X(E, name, cost, backward) cost,
 static const int zip_costs[] = {MTI_BINARY_OPS(MTI_X)
 #undef MTI_X
-#define MTI_X(E, name, cost, saves) cost,
+#define MTI_X(E, name, cost, saves, params) cost,
                                 MTI_UNARY_OPS(MTI_X)};
 #undef MTI_X
 
-#define MTI_X(E, name, cost, saves) MTI_SAVES_##saves,
+#define MTI_X(E, name, cost, saves, params) MTI_SAVES_##saves,
 static const mti_saves unary_saves[] = {MTI_UNARY_OPS(MTI_X)};
+#undef MTI_X
+#define MTI_X(E, name, cost, saves, params) params,
+static const int unary_params[] = {MTI_UNARY_OPS(MTI_X)};
+#undef MTI_X
+#define MTI_X(E, name, cost) cost,
+static const int ternary_costs[] = {MTI_TERNARY_OPS(MTI_X)};
 #undef MTI_X
 #define MTI_X(E, name, saves) MTI_SAVES_##saves,
 static const mti_saves reduce_saves[] = {MTI_REDUCE_OPS(MTI_X)};
 #undef MTI_X
 
 #define MTI_LENGTH(array) (sizeof(array) / sizeof((array)[0]))
+_Static_assert(MTI_LENGTH(unary_params) == MTI_UNARY_COUNT, "unary params");
+_Static_assert(MTI_LENGTH(ternary_names) == MTI_TERNARY_COUNT, "ternary names");
+_Static_assert(MTI_LENGTH(ternary_costs) == MTI_TERNARY_COUNT, "ternary costs");
 _Static_assert(MTI_LENGTH(unary_names) == MTI_UNARY_COUNT, "unary names");
 _Static_assert(MTI_LENGTH(zip_names) == MTI_ZIP_COUNT, "zip names");
 _Static_assert(MTI_LENGTH(reduce_names) == MTI_REDUCE_COUNT, "reduce names");
@@ -81,3 +93,6 @@ mti_saves mti_reduce_saves(mti_reduce_op op) { return reduce_saves[op]; }
 const char *mti_row_name(mti_row_op op) { return (unsigned)op < MTI_ROW_COUNT ? row_names[op] : NULL; }
 mti_saves mti_row_saves(mti_row_op op) { return row_saves[op]; }
 mti_row_width mti_row_width_of(mti_row_op op) { return row_widths[op]; }
+const char *mti_ternary_name(mti_ternary_op op) { return (unsigned)op < MTI_TERNARY_COUNT ? ternary_names[op] : NULL; }
+int mti_ternary_cost(mti_ternary_op op) { return ternary_costs[op]; }
+int mti_unary_params(mti_unary_op op) { return unary_params[op]; }

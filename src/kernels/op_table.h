@@ -5,16 +5,25 @@
  *
  * Adding a unary op with its gradient: one row in MTI_UNARY_OPS, its scalar function
  * mti_<name>_f and its gradient mti_<name>_grad_f in kernels/scalar_ops.h, and its enum value,
- * declaration and doc comment in include/minitorch/ops.h.
+ * declaration and doc comment in include/minitorch/ops.h. New rows go at the end of their table
+ * (the public enum values follow the row order and are stable).
  *
  * Columns:
- *   UNARY   X(ENUM, name, cost, saves)
+ *   UNARY   X(ENUM, name, cost, saves, params)
  *           forward  y = mti_<name>_f(x, p)
  *           gradient dx = mti_<name>_grad_f(v, g, p), where v is the saved value: the input x
  *                    (saves INPUT) or the output y (saves OUTPUT); p holds the op's parameters.
+ *           params   how many of p.p0, p.p1 the op takes (0, 1 or 2). Ops without parameters get
+ *                    a generated public wrapper mt_<name>(a); the others a hand-written one in
+ *                    ops/elementwise.c (mt_leaky_relu(a, slope), ...), which records the
+ *                    parameters in the autodiff node.
  *   BINARY  X(ENUM, name, cost, backward)
  *           forward  mti_<name>_f(a, b, p); gradient formula backward_<backward> in
  *           autodiff/gradients.c (`constant`: gradient zero, as for comparisons).
+ *   TERNARY X(ENUM, name, cost)
+ *           mti_<name>_f(a, b, c, p) for the three-input kernel: the select behind mt_where, and
+ *           the gradients of binary ops that need both inputs and the incoming gradient.
+ *           Internal only (no public enum).
  *   REDUCE  X(ENUM, name, saves)
  *           start value mti_<name>_start, step mti_<name>_step(acc, x); gradient formula
  *           backward_<name> in autodiff/gradients.c.
@@ -34,15 +43,27 @@
 
 #include "minitorch/ops.h"
 
-#define MTI_UNARY_OPS(X)              \
-    X(NEG, neg, 1, NONE)              \
-    X(ID, copy, 1, NONE)              \
-    X(SIGMOID, sigmoid, 4, OUTPUT)    \
-    X(RELU, relu, 1, INPUT)           \
-    X(LOG, log, 4, INPUT)             \
-    X(EXP, exp, 4, OUTPUT)            \
-    X(INV, inv, 1, INPUT)             \
-    X(TANH, tanh, 4, OUTPUT)
+#define MTI_UNARY_OPS(X)                      \
+    X(NEG, neg, 1, NONE, 0)                   \
+    X(ID, copy, 1, NONE, 0)                   \
+    X(SIGMOID, sigmoid, 4, OUTPUT, 0)         \
+    X(RELU, relu, 1, INPUT, 0)                \
+    X(LOG, log, 4, INPUT, 0)                  \
+    X(EXP, exp, 4, OUTPUT, 0)                 \
+    X(INV, inv, 1, INPUT, 0)                  \
+    X(TANH, tanh, 4, OUTPUT, 0)               \
+    X(SQRT, sqrt, 2, OUTPUT, 0)               \
+    X(RSQRT, rsqrt, 2, OUTPUT, 0)             \
+    X(ABS, abs, 1, INPUT, 0)                  \
+    X(SIN, sin, 4, INPUT, 0)                  \
+    X(COS, cos, 4, INPUT, 0)                  \
+    X(SQUARE, square, 1, INPUT, 0)            \
+    X(GELU, gelu, 6, INPUT, 0)                \
+    X(SILU, silu, 4, INPUT, 0)                \
+    X(SOFTPLUS, softplus, 8, INPUT, 0)        \
+    X(LEAKY_RELU, leaky_relu, 1, INPUT, 1)    \
+    X(CLAMP, clamp, 1, INPUT, 2)              \
+    X(POW_SCALAR, pow_scalar, 8, INPUT, 1)
 
 #define MTI_BINARY_OPS(X)                  \
     X(ADD, add, 1, add)                    \
@@ -52,7 +73,19 @@
     X(LT, lt, 1, constant)                 \
     X(GT, gt, 1, constant)                 \
     X(EQ, eq, 1, constant)                 \
-    X(IS_CLOSE, is_close, 1, constant)
+    X(IS_CLOSE, is_close, 1, constant)     \
+    X(POW, pow, 8, pow)                    \
+    X(MAXIMUM, maximum, 1, maximum)        \
+    X(MINIMUM, minimum, 1, minimum)
+
+/* WHERE selects (never multiplies, so an infinite value on the unchosen side stays out of the
+ * result); the others are gradient formulas of binary ops: (a, b, g) -> the part for a. */
+#define MTI_TERNARY_OPS(X)                        \
+    X(WHERE, where, 1)                            \
+    X(POW_GRAD_BASE, pow_grad_base, 8)            \
+    X(POW_GRAD_EXPONENT, pow_grad_exponent, 12)   \
+    X(MAXIMUM_GRAD, maximum_grad, 1)              \
+    X(MINIMUM_GRAD, minimum_grad, 1)
 
 #define MTI_REDUCE_OPS(X)    \
     X(SUM, sum, NONE)        \
@@ -74,7 +107,7 @@ typedef enum mti_saves { MTI_SAVES_NONE, MTI_SAVES_INPUT, MTI_SAVES_OUTPUT } mti
 
 /* Internal op indices, in table order (equal to the public enum values). */
 typedef enum mti_unary_op {
-#define MTI_X(E, name, cost, saves) MTI_UNARY_##E,
+#define MTI_X(E, name, cost, saves, params) MTI_UNARY_##E,
     MTI_UNARY_OPS(MTI_X)
 #undef MTI_X
     MTI_UNARY_COUNT
@@ -86,6 +119,13 @@ typedef enum mti_binary_op {
 #undef MTI_X
     MTI_BINARY_COUNT
 } mti_binary_op;
+
+typedef enum mti_ternary_op {
+#define MTI_X(E, name, cost) MTI_TERNARY_##E,
+    MTI_TERNARY_OPS(MTI_X)
+#undef MTI_X
+    MTI_TERNARY_COUNT
+} mti_ternary_op;
 
 typedef enum mti_reduce_op {
 #define MTI_X(E, name, saves) MTI_REDUCE_##E,
@@ -110,7 +150,7 @@ typedef enum mti_zip_op {
 #define MTI_X(E, name, cost, backward) MTI_ZIP_##E,
     MTI_BINARY_OPS(MTI_X)
 #undef MTI_X
-#define MTI_X(E, name, cost, saves) MTI_ZIP_##E##_GRAD,
+#define MTI_X(E, name, cost, saves, params) MTI_ZIP_##E##_GRAD,
     MTI_UNARY_OPS(MTI_X)
 #undef MTI_X
     MTI_ZIP_COUNT
@@ -129,9 +169,13 @@ const char *mti_unary_name(mti_unary_op op);
 const char *mti_zip_name(mti_zip_op op);
 const char *mti_reduce_name(mti_reduce_op op);
 const char *mti_row_name(mti_row_op op);
+const char *mti_ternary_name(mti_ternary_op op);
 /* Work per element (units of an add). */
 int mti_unary_cost(mti_unary_op op);
 int mti_zip_cost(mti_zip_op op);
+int mti_ternary_cost(mti_ternary_op op);
+/* How many parameters (p0, p1) a unary op takes. */
+int mti_unary_params(mti_unary_op op);
 /* What the op's gradient formula needs saved. */
 mti_saves mti_unary_saves(mti_unary_op op);
 mti_saves mti_reduce_saves(mti_reduce_op op);

@@ -2,18 +2,48 @@
 #include "ops/ops_internal.h"
 #include "minitorch/ops.h"
 
-static mt_tensor *unary(const char *fn, mti_unary_op op, mt_tensor *a)
+/* A unary op with its parameters, which the record keeps for the gradient. */
+static mt_tensor *unary_with(const char *fn, mti_unary_op op, mti_params params, mt_tensor *a)
 {
     mti_node spec = mti_spec(mti_fn_unary(op), 1, a, NULL, NULL);
-    return mti_track(fn, mti_record(fn, mti_map(fn, op, a), &spec,
+    spec.params[0] = params.p0;
+    spec.params[1] = params.p1;
+    return mti_track(fn, mti_record(fn, mti_map_with(fn, op, params, a), &spec,
                                     mti_unary_saves(op) == MTI_SAVES_OUTPUT));
 }
 
-/* The public unary operations, one per row of the op table. */
-#define UNARY_WRAPPER(E, name, cost, saves) \
+static mt_tensor *unary(const char *fn, mti_unary_op op, mt_tensor *a)
+{
+    return unary_with(fn, op, MTI_NO_PARAMS, a);
+}
+
+/* The public unary operations, one per row of the op table without parameters; the rows with
+ * parameters (the last column) get the hand-written wrappers below. */
+#define UNARY_WRAPPER(E, name, cost, saves, params) UNARY_WRAPPER_##params(E, name)
+#define UNARY_WRAPPER_0(E, name) \
     mt_tensor *mt_##name(mt_tensor *a) { return unary("mt_" #name, MTI_UNARY_##E, a); }
+#define UNARY_WRAPPER_1(E, name)
+#define UNARY_WRAPPER_2(E, name)
 MTI_UNARY_OPS(UNARY_WRAPPER)
 #undef UNARY_WRAPPER
+#undef UNARY_WRAPPER_0
+#undef UNARY_WRAPPER_1
+#undef UNARY_WRAPPER_2
+
+mt_tensor *mt_leaky_relu(mt_tensor *a, float slope)
+{
+    return unary_with("mt_leaky_relu", MTI_UNARY_LEAKY_RELU, (mti_params){slope, 0.0f}, a);
+}
+
+mt_tensor *mt_clamp(mt_tensor *a, float lo, float hi)
+{
+    return unary_with("mt_clamp", MTI_UNARY_CLAMP, (mti_params){lo, hi}, a);
+}
+
+mt_tensor *mt_pow_scalar(mt_tensor *a, float p)
+{
+    return unary_with("mt_pow_scalar", MTI_UNARY_POW_SCALAR, (mti_params){p, 0.0f}, a);
+}
 
 mt_tensor *mti_op_binary(const char *fn, mti_binary_op op, mt_tensor *a, mt_tensor *b)
 {
@@ -29,6 +59,38 @@ mt_tensor *mti_op_binary(const char *fn, mti_binary_op op, mt_tensor *a, mt_tens
     }
 MTI_BINARY_OPS(BINARY_WRAPPER)
 #undef BINARY_WRAPPER
+
+/* ---- selection: the three-input select kernel ---- */
+
+static mt_tensor *op_where(const char *fn, mt_tensor *cond, mt_tensor *a, mt_tensor *b)
+{
+    mti_node spec = mti_spec(MTI_FN_WHERE, 3, cond, a, b);
+    return mti_record(fn, mti_zip3(fn, MTI_TERNARY_WHERE, cond, a, b), &spec, false);
+}
+
+mt_tensor *mt_where(mt_tensor *cond, mt_tensor *a, mt_tensor *b)
+{
+    static const char fn[] = "mt_where";
+    if (!cond) return mti_fail_null(fn, "cond"), NULL;
+    if (!a) return mti_fail_null(fn, "a"), NULL;
+    if (!b) return mti_fail_null(fn, "b"), NULL;
+    return mti_track(fn, op_where(fn, cond, a, b));
+}
+
+/* where(mask, value, a) once mask is known to broadcast to a (so the result has a's shape). */
+mt_tensor *mt_masked_fill(mt_tensor *a, mt_tensor *mask, float value)
+{
+    static const char fn[] = "mt_masked_fill";
+    if (!a) return mti_fail_null(fn, "a"), NULL;
+    if (!mask) return mti_fail_null(fn, "mask"), NULL;
+    if (mti_check_broadcasts_to(fn, "mask", mask->ndim, mask->shape, "a", a->ndim, a->shape) != MT_OK)
+        return NULL;
+    mt_tensor *fill = mti_scalar_tensor(fn, value);
+    if (!fill) return NULL;
+    mt_tensor *out = op_where(fn, mask, fill, a);
+    mti_unref(fill);
+    return mti_track(fn, out);
+}
 
 /* MiniTorch's backward helpers: a unary op's gradient kernel, without history. */
 static mt_tensor *gradient_helper(const char *fn, mti_unary_op op, mt_tensor *a, mt_tensor *d)
@@ -62,18 +124,31 @@ mt_tensor *mt_eq_scalar(mt_tensor *a, float s) { return mti_track("mt_eq_scalar"
 
 /* ---- into a caller's output ---- */
 
-mt_status mt_map_out(mt_tensor *out, mt_unary_op op, const mt_tensor *a)
+static mt_status map_out(const char *fn, mt_tensor *out, mt_unary_op op, const mt_tensor *a,
+                         mti_params params, bool takes_params)
 {
-    static const char fn[] = "mt_map_out";
     const mt_tensor *inputs[1] = {a};
     mt_status status = mti_check_out_args(fn, out, 1, inputs, "mt_unary_op", (int)op,
                                           mti_unary_name((mti_unary_op)op) != NULL);
+    if (status == MT_OK && !takes_params && mti_unary_params((mti_unary_op)op) > 0)
+        return mti_fail(MT_ERR_INVALID_ARG, fn, "%s takes parameters; use mt_map_out_with",
+                        mti_unary_name((mti_unary_op)op));
     if (status == MT_OK) status = mti_check_elementwise_out(fn, out, 1, inputs);
     if (status != MT_OK) return status;
     mti_strided o = mti_strided_of(out), va = mti_strided_expanded(a, out->ndim, out->shape);
-    mti_run_map((mti_unary_op)op, MTI_NO_PARAMS, &o, &va);
+    mti_run_map((mti_unary_op)op, params, &o, &va);
     mti_bump_version(out);
     return MT_OK;
+}
+
+mt_status mt_map_out(mt_tensor *out, mt_unary_op op, const mt_tensor *a)
+{
+    return map_out("mt_map_out", out, op, a, MTI_NO_PARAMS, false);
+}
+
+mt_status mt_map_out_with(mt_tensor *out, mt_unary_op op, const mt_tensor *a, float p0, float p1)
+{
+    return map_out("mt_map_out_with", out, op, a, (mti_params){p0, p1}, true);
 }
 
 mt_status mt_zip_out(mt_tensor *out, mt_binary_op op, const mt_tensor *a, const mt_tensor *b)

@@ -492,34 +492,57 @@ static void op_reshape(reader *r)
 
 static double o_sigmoid(double x) { return x >= 0 ? 1.0 / (1.0 + exp(-x)) : exp(x) / (1.0 + exp(x)); }
 
-static const char *const unary_names[] = {"mt_neg", "mt_copy", "mt_sigmoid", "mt_relu",
-                                          "mt_log", "mt_exp",  "mt_inv",     "mt_tanh"};
+/* In the order of the public mt_unary_op enum; the last three take parameters (below). */
+#define UNARY_OPS 20
+static const char *const unary_names[UNARY_OPS] = {
+    "mt_neg",  "mt_copy", "mt_sigmoid", "mt_relu", "mt_log",  "mt_exp",      "mt_inv",
+    "mt_tanh", "mt_sqrt", "mt_rsqrt",   "mt_abs",  "mt_sin",  "mt_cos",      "mt_square",
+    "mt_gelu", "mt_silu", "mt_softplus", "mt_leaky_relu", "mt_clamp", "mt_pow_scalar"};
+/* the parameters the fuzzer passes: leaky_relu slope, clamp bounds, pow_scalar exponent */
+static const float unary_p0[UNARY_OPS] = {[17] = 0.01f, [18] = -1.0f, [19] = 2.5f};
+static const float unary_p1[UNARY_OPS] = {[18] = 2.0f};
 
 static double unary_oracle(int op, float x)
 {
+    const double d = x;
     switch (op) {
     case 0: return -x;
     case 1: return x;
     case 2: return isnan(x) ? NAN : o_sigmoid(x);
     case 3: return x < 0 ? 0.0 : x;
-    case 4: return log((double)x);
-    case 5: return exp((double)x);
+    case 4: return log(d);
+    case 5: return exp(d);
     case 6: return (double)(1.0f / x);
-    default: return tanh((double)x);
+    case 7: return tanh(d);
+    case 8: return sqrt(d);
+    case 9: return 1.0 / sqrt(d);
+    case 10: return fabs(d);
+    case 11: return sin(d);
+    case 12: return cos(d);
+    case 13: return d * d;
+    case 14: return d / (1.0 + exp(-2.0 * 0.79788456080286535588 * (d + 0.044715 * d * d * d)));
+    case 15: return d / (1.0 + exp(-d));
+    case 16: return d > 20.0 ? d : log1p(exp(d));
+    case 17: return d > 0 ? d : d * (double)unary_p0[17];
+    case 18: return isnan(x) ? NAN : d < unary_p0[18] ? unary_p0[18] : d > unary_p1[18] ? unary_p1[18] : d;
+    default: return pow(d, (double)unary_p0[19]);
     }
 }
 
+/* gelu's float argument 2u carries ~4 roundings: relative error ~4 u |2u| <= 2.5e-5 where the
+ * result is not a denormal */
+static double unary_rtol(int op) { return op == 14 ? 3e-5 : 4e-6; }
+
 static mt_tensor *unary_call(int op, mt_tensor *a)
 {
+    mt_tensor *(*const plain[17])(mt_tensor *) = {
+        mt_neg, mt_copy, mt_sigmoid, mt_relu, mt_log,    mt_exp,  mt_inv,  mt_tanh,  mt_sqrt,
+        mt_rsqrt, mt_abs, mt_sin,    mt_cos,  mt_square, mt_gelu, mt_silu, mt_softplus};
     switch (op) {
-    case 0: return mt_neg(a);
-    case 1: return mt_copy(a);
-    case 2: return mt_sigmoid(a);
-    case 3: return mt_relu(a);
-    case 4: return mt_log(a);
-    case 5: return mt_exp(a);
-    case 6: return mt_inv(a);
-    default: return mt_tanh(a);
+    case 17: return mt_leaky_relu(a, unary_p0[17]);
+    case 18: return mt_clamp(a, unary_p0[18], unary_p1[18]);
+    case 19: return mt_pow_scalar(a, unary_p0[19]);
+    default: return plain[op](a);
     }
 }
 
@@ -527,7 +550,7 @@ static void op_unary(reader *r)
 {
     slot *a = pick_slot(r);
     if (!a) return;
-    int op = pick(r, 8);
+    int op = pick(r, UNARY_OPS);
     double want[MAXN];
     for (int64_t i = 0; i < numel(a); i++) want[i] = (double)(float)unary_oracle(op, a->vals[i]);
     mt_clear_error();
@@ -535,13 +558,19 @@ static void op_unary(reader *r)
     slot tmp = *a;
     slot *s = target_slot(r);
     bool rg = records(&tmp, NULL);
-    store(s, unary_names[op], t, tmp.ndim, tmp.shape, want, 1e-37, 4e-6, rg, !rg);
+    store(s, unary_names[op], t, tmp.ndim, tmp.shape, want, 1e-37, unary_rtol(op), rg, !rg);
     if (op == 1 && !mt_is_contiguous(t)) finding("mt_copy: not contiguous");
 }
 
-static const char *const binary_names[] = {"mt_add", "mt_sub", "mt_mul", "mt_div",
-                                           "mt_lt", "mt_gt", "mt_eq", "mt_is_close",
-                                           "mt_relu_back", "mt_log_back", "mt_inv_back"};
+/* 0-7 and 11-13 are the public mt_binary_op values 0-7 and 8-10; 8-10 are MiniTorch's backward
+ * helpers (no history) */
+#define BINARY_OPS 14
+static const char *const binary_names[BINARY_OPS] = {
+    "mt_add",       "mt_sub",      "mt_mul",      "mt_div", "mt_lt",      "mt_gt",      "mt_eq",
+    "mt_is_close", "mt_relu_back", "mt_log_back", "mt_inv_back", "mt_pow", "mt_maximum", "mt_minimum"};
+static bool binary_records(int op) { return op < 8 || op > 10; }
+/* the binary op of a public enum value */
+static int binary_of_enum(int value) { return value < 8 ? value : value + 3; }
 
 static double binary_oracle(int op, float a, float b)
 {
@@ -556,7 +585,10 @@ static double binary_oracle(int op, float a, float b)
     case 7: return fabsf(a - b) < 1e-2f;
     case 8: return a > 0.0f ? b : 0.0f;
     case 9: return b / a;
-    default: return -b / (a * a);
+    case 10: return -b / (a * a);
+    case 11: return pow((double)a, (double)b);
+    case 12: return isnan(a) || isnan(b) ? NAN : a > b ? a : b;
+    default: return isnan(a) || isnan(b) ? NAN : a < b ? a : b;
     }
 }
 
@@ -564,7 +596,7 @@ static mt_tensor *binary_call(int op, mt_tensor *a, mt_tensor *b)
 {
     mt_tensor *(*const f[])(mt_tensor *, mt_tensor *) = {
         mt_add, mt_sub, mt_mul, mt_div, mt_lt, mt_gt, mt_eq, mt_is_close,
-        mt_relu_back, mt_log_back, mt_inv_back};
+        mt_relu_back, mt_log_back, mt_inv_back, mt_pow, mt_maximum, mt_minimum};
     return f[op](a, b);
 }
 
@@ -582,7 +614,7 @@ static void op_binary(reader *r)
 {
     slot *a = pick_slot(r), *b = pick_slot(r);
     if (!a || !b) return;
-    int op = pick(r, 11), nd;
+    int op = pick(r, BINARY_OPS), nd;
     int64_t shape[MAXD];
     bool ok = broadcast_shapes(a->ndim, a->shape, b->ndim, b->shape, &nd, shape);
     if (ok && numel_of(nd, shape) > MAXN) return; /* views can make dims larger than 4 */
@@ -600,7 +632,7 @@ static void op_binary(reader *r)
     for (int64_t i = 0; i < n; i++) want[i] = (double)(float)binary_oracle(op, av[i], bv[i]);
     slot ta = *a, tb = *b;
     slot *s = target_slot(r);
-    bool rg = op < 8 && records(&ta, &tb); /* the backward helpers carry no history */
+    bool rg = binary_records(op) && records(&ta, &tb); /* the backward helpers carry none */
     store(s, binary_names[op], t, nd, shape, want, 0, 1e-6, rg, !rg);
     if (op >= 4 && op <= 7)
         for (int64_t i = 0; i < n; i++)
@@ -652,8 +684,9 @@ static void op_out(reader *r)
     slot *a = pick_slot(r), *b = pick_slot(r);
     if (!a || !b) return;
     bool zip = u8(r) & 1;
-    /* the public enums: 8 binary ops (add .. is_close), 8 unary ops (neg .. tanh) */
-    int op = zip ? pick(r, 8) : pick(r, 8);
+    /* the public enums: 11 binary ops (add .. minimum), 20 unary ops (neg .. pow_scalar; the
+     * parameterised ones through mt_map_out_with) */
+    int op = zip ? pick(r, 11) : pick(r, UNARY_OPS);
     int nd;
     int64_t shape[MAXD];
     if (zip) {
@@ -665,27 +698,36 @@ static void op_out(reader *r)
     }
     mt_tensor *out = mt_zeros(nd, shape);
     unsigned misuse = u8(r) % 8;
+    /* the unary op through mt_map_out, or mt_map_out_with for the parameterised ones */
+#define MAP_OUT()                                                                                 \
+    (unary_p0[op] == 0.0f && unary_p1[op] == 0.0f                                                 \
+         ? mt_map_out(out, (mt_unary_op)op, a->t)                                                 \
+         : mt_map_out_with(out, (mt_unary_op)op, a->t, unary_p0[op], unary_p1[op]))
+    const char *out_fn = zip ? "mt_zip_out"
+                         : unary_p0[op] == 0.0f && unary_p1[op] == 0.0f ? "mt_map_out"
+                                                                          : "mt_map_out_with";
     mt_clear_error();
     if (misuse == 0) { /* out requires grad with grad mode on */
         mt_set_requires_grad(out, true);
-        mt_status st = zip ? mt_zip_out(out, (mt_binary_op)op, a->t, b->t) : mt_map_out(out, (mt_unary_op)op, a->t);
+        mt_status st = zip ? mt_zip_out(out, (mt_binary_op)op, a->t, b->t) : MAP_OUT();
         if (no_grad == 0) {
             if (st != MT_ERR_AUTODIFF) finding("writing into an out that requires grad");
-            expect_error(zip ? "mt_zip_out" : "mt_map_out", MT_ERR_AUTODIFF);
+            expect_error(out_fn, MT_ERR_AUTODIFF);
         } else {
             expect_ok("mt_*_out in no-grad mode", st);
         }
         return;
     }
     if (misuse == 1) { /* bad op */
-        mt_status st = zip ? mt_zip_out(out, (mt_binary_op)(8 + pick(r, 3)), a->t, b->t)
+        mt_status st = zip ? mt_zip_out(out, (mt_binary_op)(11 + pick(r, 3)), a->t, b->t)
                            : mt_map_out(out, (mt_unary_op)(-1 - pick(r, 3)), a->t);
         if (st != MT_ERR_INVALID_ARG) finding("bad op accepted");
         expect_error(zip ? "mt_zip_out" : "mt_map_out", MT_ERR_INVALID_ARG);
         return;
     }
-    mt_status st = zip ? mt_zip_out(out, (mt_binary_op)op, a->t, b->t) : mt_map_out(out, (mt_unary_op)op, a->t);
-    expect_ok(zip ? "mt_zip_out" : "mt_map_out", st);
+    mt_status st = zip ? mt_zip_out(out, (mt_binary_op)op, a->t, b->t) : MAP_OUT();
+#undef MAP_OUT
+    expect_ok(out_fn, st);
     float av[MAXN], bv[MAXN];
     double want[MAXN];
     broadcast_values(a, nd, shape, av);
@@ -693,10 +735,11 @@ static void op_out(reader *r)
     int64_t n = numel_of(nd, shape);
     for (int64_t i = 0; i < n; i++) {
         if (!zip) want[i] = (double)(float)unary_oracle(op, av[i]);
-        else want[i] = (double)(float)binary_oracle(op, av[i], bv[i]);
+        else want[i] = (double)(float)binary_oracle(binary_of_enum(op), av[i], bv[i]);
     }
     slot *s = target_slot(r);
-    store(s, zip ? "mt_zip_out" : "mt_map_out", out, nd, shape, want, 1e-37, 4e-6, false, true);
+    store(s, out_fn, out, nd, shape, want, 1e-37, zip ? 4e-6 : unary_rtol(op),
+          false, true);
 }
 
 /* ---- reductions ---- */
@@ -1196,12 +1239,12 @@ static void op_errors(reader *r)
     mt_clear_error();
     switch (u8(r) % 10) {
     case 0: {
-        int op = pick(r, 8);
+        int op = pick(r, UNARY_OPS);
         expect_null(unary_names[op], MT_ERR_NULL, unary_call(op, NULL));
         break;
     }
     case 1: {
-        int op = pick(r, 11);
+        int op = pick(r, BINARY_OPS);
         expect_null(binary_names[op], MT_ERR_NULL, (u8(r) & 1) ? binary_call(op, NULL, t) : binary_call(op, t, NULL));
         break;
     }
