@@ -161,7 +161,8 @@ static void run_task(const mti_matmul_plan *p, int64_t ob, task_geometry g, bool
                 int width = (int)(g.cols - j0 < NR ? g.cols - j0 : NR);
                 const float *tile = b + k0 * b_row + j0 * b_col;
                 int64_t ldb = b_row;
-                if (b_col != 1 || g.rows > MR * 4 || width < NR) {
+                const bool padded = width < NR && g.rows >= MR; /* for narrow_tile */
+                if (b_col != 1 || g.rows > MR * 4 || padded) {
                     /* gather a contiguous KC x NR tile (reading b along its contiguous dim):
                      * needed when b's columns are strided, faster anyway when many row groups
                      * reuse it, and zero-padded to NR columns for a partial tile so the
@@ -173,7 +174,7 @@ static void run_task(const mti_matmul_plan *p, int64_t ob, task_geometry g, bool
                         for (int j = 0; j < width; j++)
                             for (int64_t k = 0; k < kc; k++)
                                 packed[k * NR + j] = tile[k * b_row + j * b_col];
-                    for (int64_t k = 0; width < NR && k < kc; k++)
+                    for (int64_t k = 0; padded && k < kc; k++)
                         for (int j = width; j < NR; j++) packed[k * NR + j] = 0.0f;
                     tile = packed;
                     ldb = NR;
