@@ -93,31 +93,46 @@ static float reduce_in_order(mti_reduce_op op, const float *a, int64_t n, int64_
     return acc;
 }
 
-/* One block of len (<= BLOCK_TERMS) terms: lanes, then the lane tree. */
-static float reduce_block(mti_reduce_op op, const float *a, int64_t len, int64_t stride)
+/* One block of len (<= BLOCK_TERMS) terms: lanes, then the lane tree. Contiguous terms: the
+ * lanes are one vector loop. */
+static float reduce_block_contiguous(mti_reduce_op op, const float *a, int64_t len)
 {
     float acc[LANES];
     const float init = start_value(op);
     for (int k = 0; k < LANES; k++) acc[k] = init;
     int64_t i = 0;
-    if (stride == 1) {
 #define LOOP(F)                                                                                   \
     for (; i + LANES <= len; i += LANES)                                                          \
         _Pragma("omp simd") for (int k = 0; k < LANES; k++) acc[k] = F(acc[k], a[i + k]);         \
-    for (int k = 0; i + k < len; k++) acc[k] = F(acc[k], a[i + k])
-        switch (op) { REDUCE_CASES; }
+    for (int k = 0; i + k < len; k++) acc[k] = F(acc[k], a[i + k]);                               \
+    for (int width = LANES / 2; width >= 1; width /= 2)                                           \
+        _Pragma("omp simd") for (int k = 0; k < width; k++) acc[k] = F(acc[k], acc[k + width])
+    switch (op) { REDUCE_CASES; }
 #undef LOOP
-    } else {
+    return acc[0];
+}
+
+/* The same for terms `stride` apart (any stride, 0 included). */
+static float reduce_block_strided(mti_reduce_op op, const float *a, int64_t len, int64_t stride)
+{
+    float acc[LANES];
+    const float init = start_value(op);
+    for (int k = 0; k < LANES; k++) acc[k] = init;
+    int64_t i = 0;
 #define LOOP(F)                                                                                   \
     for (; i + LANES <= len; i += LANES)                                                          \
         for (int k = 0; k < LANES; k++) acc[k] = F(acc[k], a[(i + k) * stride]);                 \
     for (int k = 0; i + k < len; k++) acc[k] = F(acc[k], a[(i + k) * stride])
-        switch (op) { REDUCE_CASES; }
+    switch (op) { REDUCE_CASES; }
 #undef LOOP
-    }
     for (int width = LANES / 2; width >= 1; width /= 2)
         for (int k = 0; k < width; k++) acc[k] = apply(op, acc[k], acc[k + width]);
     return acc[0];
+}
+
+static float reduce_block(mti_reduce_op op, const float *a, int64_t len, int64_t stride)
+{
+    return stride == 1 ? reduce_block_contiguous(op, a, len) : reduce_block_strided(op, a, len, stride);
 }
 
 /* The binary counter over block results, for one output. */
