@@ -8,6 +8,7 @@
 #include "kernels/kernels.h"
 #include "kernels/layout.h"
 #include "kernels/scalar_ops.h"
+#include "runtime/alloc.h"
 #include "runtime/runtime.h"
 
 /* Below this much work per thread a parallel region costs more than it saves. Measured here (2
@@ -27,10 +28,56 @@
 
 /* ---- inner loops: one row segment of n elements ---- */
 
+/* Ops that call a vector math function. In an `omp simd` loop, expf and logf are glibc's vector
+ * functions (libmvec), but a loop's remainder, a peeled head, or a loop the compiler does not
+ * vectorize calls the scalar ones, whose results can differ by a few ulp: the same value would
+ * give different bits depending on where it sits (measured: half of 65,536 exp values, up to
+ * 3 ulp, between a tiled and an untiled layout). These ops therefore run every element through
+ * one loop of fixed length STAGE over a small buffer (the tail padded), so each value goes
+ * through the same instructions whatever the layout, length or alignment. The op tables mark
+ * them by cost: a transcendental function costs STAGED_COST or more. */
+#define STAGE 64
+#define STAGED_COST 4
+
+static void map_staged(mti_unary_op op, mti_params p, float *o, int64_t os, const float *a,
+                       int64_t as, int64_t n)
+{
+    float in[STAGE], res[STAGE];
+    for (int64_t i0 = 0; i0 < n; i0 += STAGE) {
+        const int len = n - i0 < STAGE ? (int)(n - i0) : STAGE;
+        for (int i = 0; i < len; i++) in[i] = a[(i0 + i) * as];
+        for (int i = len; i < STAGE; i++) in[i] = 0.0f;
+#define LOOP(F) _Pragma("omp simd") for (int i = 0; i < STAGE; i++) res[i] = F(in[i], p)
+        switch (op) { UNARY_CASES; }
+#undef LOOP
+        for (int i = 0; i < len; i++) o[(i0 + i) * os] = res[i];
+    }
+}
+
+static void zip_staged(mti_zip_op op, mti_params p, float *o, int64_t os, const float *a,
+                       int64_t as, const float *b, int64_t bs, int64_t n)
+{
+    float in_a[STAGE], in_b[STAGE], res[STAGE];
+    for (int64_t i0 = 0; i0 < n; i0 += STAGE) {
+        const int len = n - i0 < STAGE ? (int)(n - i0) : STAGE;
+        for (int i = 0; i < len; i++) {
+            in_a[i] = a[(i0 + i) * as];
+            in_b[i] = b[(i0 + i) * bs];
+        }
+        for (int i = len; i < STAGE; i++) in_a[i] = in_b[i] = 0.0f;
+#define LOOP(F) _Pragma("omp simd") for (int i = 0; i < STAGE; i++) res[i] = F(in_a[i], in_b[i], p)
+        switch (op) { ZIP_CASES; }
+#undef LOOP
+        for (int i = 0; i < len; i++) o[(i0 + i) * os] = res[i];
+    }
+}
+
 static void map_row(mti_unary_op op, mti_params p, float *o, int64_t os, const float *a, int64_t as,
                     int64_t n)
 {
-    if (os == 1 && as == 1) {
+    if (mti_unary_cost(op) >= STAGED_COST) {
+        map_staged(op, p, o, os, a, as, n);
+    } else if (os == 1 && as == 1) {
 #define LOOP(F) _Pragma("omp simd") for (int64_t i = 0; i < n; i++) o[i] = F(a[i], p)
         switch (op) { UNARY_CASES; }
 #undef LOOP
@@ -44,7 +91,9 @@ static void map_row(mti_unary_op op, mti_params p, float *o, int64_t os, const f
 static void zip_row(mti_zip_op op, mti_params p, float *o, int64_t os, const float *a, int64_t as,
                     const float *b, int64_t bs, int64_t n)
 {
-    if (os == 1 && as == 1 && bs == 1) {
+    if (mti_zip_cost(op) >= STAGED_COST) {
+        zip_staged(op, p, o, os, a, as, b, bs, n);
+    } else if (os == 1 && as == 1 && bs == 1) {
 #define LOOP(F) _Pragma("omp simd") for (int64_t i = 0; i < n; i++) o[i] = F(a[i], b[i], p)
         switch (op) { ZIP_CASES; }
 #undef LOOP
@@ -141,14 +190,15 @@ static void tile_origin(const elementwise_job *job, int64_t item, float **ptr, i
 
 /* Copies the rows x width tile of operand k into `buffer` (row-major, TILE wide) when it is
  * read across rows, reading it along its contiguous direction; the tile then feeds the
- * contiguous row loops. Returns the pointer and strides to read the tile with. */
+ * contiguous row loops. Returns the pointer and strides to read the tile with. Without a buffer
+ * the tile is read in place (slower, same results). */
 static const float *tile_input(const mti_layout *l, int k, const float *p, int64_t rows,
                                int64_t width, float *buffer, int64_t *row_stride,
                                int64_t *col_stride)
 {
     const int nd = l->ndim;
     const int64_t rs = l->strides[k][nd - 2], cs = l->strides[k][nd - 1];
-    if (cs <= 16) {
+    if (cs <= 16 || !buffer) {
         *row_stride = rs;
         *col_stride = cs;
         return p;
@@ -160,12 +210,20 @@ static const float *tile_input(const mti_layout *l, int k, const float *p, int64
     return buffer;
 }
 
+/* The tile buffers come from the storage cache, not the stack (callers' threads may have small
+ * stacks); NULL if none can be had. */
+static float *tile_buffers(int count, size_t *capacity)
+{
+    return mti_buffer_alloc(sizeof(float) * TILE * TILE * (size_t)count, capacity);
+}
+
 static void map_tiles(void *context, int64_t item, int64_t end)
 {
     const elementwise_job *job = context;
     const mti_layout *l = &job->layout;
     const int nd = l->ndim;
-    float buffer[TILE * TILE];
+    size_t capacity = 0;
+    float *buffer = tile_buffers(1, &capacity);
     for (; item < end; item++) {
         float *p[MTI_MAX_OPERANDS];
         int64_t rows, width, ars, acs;
@@ -175,6 +233,7 @@ static void map_tiles(void *context, int64_t item, int64_t end)
             map_row((mti_unary_op)job->op, job->params, p[0] + r * l->strides[0][nd - 2], l->strides[0][nd - 1],
                     a + r * ars, acs, width);
     }
+    if (buffer) mti_buffer_free(buffer, capacity);
 }
 
 static void zip_tiles(void *context, int64_t item, int64_t end)
@@ -182,7 +241,8 @@ static void zip_tiles(void *context, int64_t item, int64_t end)
     const elementwise_job *job = context;
     const mti_layout *l = &job->layout;
     const int nd = l->ndim;
-    float buffer_a[TILE * TILE], buffer_b[TILE * TILE];
+    size_t capacity = 0;
+    float *buffer_a = tile_buffers(2, &capacity), *buffer_b = buffer_a ? buffer_a + TILE * TILE : NULL;
     for (; item < end; item++) {
         float *p[MTI_MAX_OPERANDS];
         int64_t rows, width, ars, acs, brs, bcs;
@@ -193,6 +253,7 @@ static void zip_tiles(void *context, int64_t item, int64_t end)
             zip_row((mti_zip_op)job->op, job->params, p[0] + r * l->strides[0][nd - 2], l->strides[0][nd - 1],
                     a + r * ars, acs, b + r * brs, bcs, width);
     }
+    if (buffer_a) mti_buffer_free(buffer_a, capacity);
 }
 
 static void zip3_tiles(void *context, int64_t item, int64_t end)

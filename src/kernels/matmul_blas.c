@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "kernels/blas_form.h"
 #include "kernels/kernels.h"
 #include "kernels/kernel_trace.h"
 #include "kernels/matmul_common.h"
@@ -31,38 +32,19 @@
 /* Batches run in parallel, each sgemm on one thread, whenever there are at least as many output
  * matrices as threads: measured here (matmul benchmark, 2 threads) that beats a serial loop of
  * multi-threaded sgemm by 1.3x (8 x 256^3) to 2.6x (64 x 96^3), and matches it for large ones. */
-/* How sgemm reads one operand: the same for every matrix of the batch (their last two strides are
- * shared), so it is decided once per call. A copied operand is gathered into scratch, row-major. */
+/* How sgemm reads one operand (kernels/blas_form.h): the same for every matrix of the batch
+ * (their last two strides are shared), so it is decided once per call. A copied operand is
+ * gathered into scratch, row-major. */
 typedef struct form {
     bool copied;
     CBLAS_TRANSPOSE trans;
     int64_t ld;
 } form;
 
-/* How sgemm can read a rows x cols matrix with strides (rs, cs); false if it cannot. */
-static bool describe(int64_t rows, int64_t cols, int64_t rs, int64_t cs, CBLAS_TRANSPOSE *trans,
-                     int64_t *ld)
-{
-    if ((cols == 1 || cs == 1) && (rows == 1 || rs >= (cols > 1 ? cols : 1))) {
-        *trans = CblasNoTrans;
-        *ld = rows == 1 ? (cols > 1 ? cols : 1) : rs;
-        return true;
-    }
-    if ((rows == 1 || rs == 1) && (cols == 1 || cs >= (rows > 1 ? rows : 1))) {
-        *trans = CblasTrans;
-        *ld = cols == 1 ? (rows > 1 ? rows : 1) : cs;
-        return true;
-    }
-    return false;
-}
-
-/* The form of a rows x cols operand with strides (rs, cs): direct when sgemm can describe it,
- * else copied into a row-major rows x cols scratch matrix. */
 static form choose_form(int64_t rows, int64_t cols, int64_t rs, int64_t cs)
 {
-    form f = {false, CblasNoTrans, cols};
-    if (!describe(rows, cols, rs, cs, &f.trans, &f.ld)) f = (form){true, CblasNoTrans, cols};
-    return f;
+    mti_blas_form f = mti_blas_form_of(rows, cols, rs, cs);
+    return (form){f.copied, f.transposed ? CblasTrans : CblasNoTrans, f.ld};
 }
 
 static void gather(float *dst, const float *src, int64_t rows, int64_t cols, int64_t rs,

@@ -10,7 +10,10 @@
 
 /* Tell GCC that glibc's vector math library (libmvec) has SIMD versions of these, so loops
  * marked `omp simd` call the vector functions. glibc declares them only under -ffast-math, which
- * the library does not use (it would break NaN handling). */
+ * the library does not use (it would break NaN handling). The vector and scalar versions can
+ * differ by a few ulp, so an op whose scalar function calls one of them must have a cost of 4 or
+ * more in the op table: the elementwise kernels then run all its elements through one fixed-length
+ * vector loop (kernels/elementwise.c, "staged"), and a value gets the same bits wherever it sits. */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__)
 __attribute__((simd("notinbranch"))) float expf(float);
 __attribute__((simd("notinbranch"))) float logf(float);
