@@ -173,9 +173,7 @@ static void run_batches(void *context, int64_t first, int64_t end)
     const mti_matmul_plan *p = job->p;
     const int nd = p->out.ndim;
     const int64_t n = p->n, k = p->k, m = p->m;
-    /* This call's own parallel region numbers its threads from 0; when it runs serially (maybe
-     * inside the caller's region, where omp_get_thread_num() is the caller's) it has slot 0. */
-    int slot = job->threads > 1 ? omp_get_thread_num() : 0;
+    int slot = mti_thread_slot();
     float *scratch_a = NULL, *scratch_b = NULL, *scratch_c = NULL;
     if (job->scratch) { /* this thread's slot: [a copy][b copy][c], each only when needed */
         scratch_a = job->scratch + job->per_thread * (size_t)slot;

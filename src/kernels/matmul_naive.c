@@ -176,8 +176,7 @@ static void run_tasks(void *context, int64_t t, int64_t end)
 {
     const naive_job *job = context;
     const mti_matmul_plan *p = job->p;
-    /* this call's own region numbers its threads from 0; run serially it uses slot 0 */
-    float *acc = job->scratch + (size_t)(job->threads > 1 ? omp_get_thread_num() : 0) * SCRATCH_PER_THREAD;
+    float *acc = job->scratch + (size_t)mti_thread_slot() * SCRATCH_PER_THREAD;
     const int64_t per_matrix = job->row_blocks * job->col_blocks;
     for (; t < end; t++) {
         int64_t ob = t / per_matrix, rest = t % per_matrix;
