@@ -13,8 +13,9 @@
  * few tens of microseconds (kernels of one training step come back to back), then sleep.
  *
  * When a worker holding a chunk is descheduled, the caller's wait after its own last chunk is much
- * longer than a chunk: such a job "straggled", and for a while (doubling while it keeps happening,
- * up to half a second) jobs get one thread fewer; then the full count is tried again.
+ * longer than a chunk: such a job "straggled", and for a while (doubling at each straggle, up to
+ * half a second, shrinking by a fifth at each clean try) jobs get one thread fewer; then the full
+ * count is tried again.
  *
  * Which thread computes a chunk never changes the arithmetic of any output (the kernels guarantee
  * that), so results stay bitwise identical for any thread count. */
@@ -191,7 +192,9 @@ static void judge(int width, double own_us, int64_t own_chunks, double wait_us)
         atomic_store(&probe_at_us, now + backoff_us);
         backoff_us = backoff_us * 2 < BACKOFF_MAX_US ? backoff_us * 2 : BACKOFF_MAX_US;
     } else if (now >= atomic_load(&probe_at_us)) {
-        backoff_us = BACKOFF_FIRST_US; /* the full count ran cleanly: trust it again */
+        /* the full count ran cleanly: use it again, and probe sooner after the next straggle
+         * (slowly: on a loaded machine clean and straggling probes alternate) */
+        backoff_us = backoff_us * 0.8 > BACKOFF_FIRST_US ? backoff_us * 0.8 : BACKOFF_FIRST_US;
         atomic_store(&limit, 0);
     }
 }

@@ -3,6 +3,7 @@
 #define MTI_RUNTIME_RUNTIME_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "minitorch/runtime.h"
@@ -31,9 +32,14 @@ bool mti_in_worker(void);
 /* `threads`, or fewer while recent jobs straggled (pool.c). */
 int mti_thread_limit(int threads);
 
-/* Tracing: mti_tracing() is a cheap check; mti_trace_emit writes one line. */
+/* Tracing: mti_tracing() is a cheap check (lines or summary on); mti_trace_lines() says whether a
+ * per-call line is wanted (only then are shapes worth formatting). mti_trace_record adds a call
+ * to the summary and, when `shapes` is not NULL and lines are on, writes its line.
+ * mti_trace_note_bytes counts storage handed out on this thread; the next record takes it. */
 bool mti_tracing(void);
-void mti_trace_emit(const char *op, const char *path, const char *shapes, int threads, double us);
+bool mti_trace_lines(void);
+void mti_trace_record(const char *op, const char *path, const char *shapes, int threads, double us);
+void mti_trace_note_bytes(size_t bytes);
 
 /* Monotonic clock in microseconds. */
 double mti_now_us(void);
