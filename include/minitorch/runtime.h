@@ -71,7 +71,8 @@ MT_API mt_status mt_set_trace_summary(bool enabled);
  *  on in either form. Fails with MT_ERR_NULL for a NULL stream (MT_ERR_NO_MEMORY if the copy of
  *  the table cannot be allocated); thread-safe. */
 MT_API mt_status mt_trace_summary(FILE *stream);
-/** Empties the summary table (e.g. before the step to be measured). */
+/** Empties the summary table (e.g. before the step to be measured) and forgets the calling
+ *  thread's allocations not yet charged to a call. */
 MT_API void mt_trace_summary_reset(void);
 
 /** A static, one-line description of the build and run-time configuration: version, backends,

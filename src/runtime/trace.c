@@ -166,6 +166,7 @@ void mt_trace_summary_reset(void)
     dropped_calls = 0;
     last_faults = -1;
     pthread_mutex_unlock(&trace_lock);
+    pending_bytes = 0;
 }
 
 void mti_trace_note_bytes(size_t bytes) { pending_bytes += (int64_t)bytes; }
@@ -221,7 +222,7 @@ mt_status mt_trace_summary(FILE *stream)
     int64_t calls = 0, bytes = 0, faults = 0;
     double total = 0;
     fprintf(stream, "minitorch-trace summary (process %ld)\n", (long)getpid());
-    fprintf(stream, "%-12s %-6s %-40s %9s %11s %10s %8s %11s %9s\n", "op", "backend", "path",
+    fprintf(stream, "%-12s %-7s %-40s %9s %11s %10s %8s %11s %9s\n", "op", "backend", "path",
             "calls", "total ms", "mean us", "threads", "alloc MB", "faults");
     for (int i = 0; i < count; i++) {
         const row *r = &sorted[i];
@@ -230,13 +231,13 @@ mt_status mt_trace_summary(FILE *stream)
             snprintf(threads, sizeof threads, "%d", r->min_threads);
         else
             snprintf(threads, sizeof threads, "%d-%d", r->min_threads, r->max_threads);
-        fprintf(stream, "%-12s %-6s %-40s %9lld %11.3f %10.2f %8s %11.3f %9lld\n", r->op,
+        fprintf(stream, "%-12s %-7s %-40s %9lld %11.3f %10.2f %8s %11.3f %9lld\n", r->op,
                 mt_backend_name(r->backend), r->path, (long long)r->calls, r->total_us / 1000.0,
                 r->total_us / (double)r->calls, threads, (double)r->bytes / 1048576.0,
                 (long long)r->faults);
         calls += r->calls, bytes += r->bytes, faults += r->faults, total += r->total_us;
     }
-    fprintf(stream, "%-12s %-6s %-40s %9lld %11.3f %10s %8s %11.3f %9lld\n", "total", "", "",
+    fprintf(stream, "%-12s %-7s %-40s %9lld %11.3f %10s %8s %11.3f %9lld\n", "total", "", "",
             (long long)calls, total / 1000.0, "", "", (double)bytes / 1048576.0, (long long)faults);
     if (dropped > 0)
         fprintf(stream, "(%lld calls of further op/path kinds not tabulated: table full)\n",
