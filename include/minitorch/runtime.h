@@ -61,13 +61,15 @@ MT_API mt_status mt_set_trace(bool enabled, const char *path);
 MT_API bool mt_trace_enabled(void);
 /** Starts (or stops) collecting the per-op summary without per-call lines, as
  *  MINITORCH_TRACE=summary does; when enabled the table is also printed to stderr at exit.
- *  Collecting costs a clock read and a getrusage call per kernel call. Returns MT_OK. */
+ *  Collecting costs two clock reads and a lock per kernel call. Returns MT_OK. */
 MT_API mt_status mt_set_trace_summary(bool enabled);
 /** Writes the summary collected so far to `stream`: one row per op, backend and kernel path
  *  (longest total first) with calls, total ms, mean µs, threads used (min-max), MB of tensor
  *  storage and scratch handed out, and minor page faults (fresh pages touched), then a total row.
- *  Bytes and faults are charged to the next traced kernel call (an op allocates its output just
- *  before its kernel runs); faults are counted for the whole process. Collected while tracing is
+ *  Bytes are charged to the next traced kernel call on the same thread (an op allocates its output
+ *  just before its kernel runs). Faults are counted for the whole process and sampled only after
+ *  a call whose memory came fresh from the system (reused storage is already paged in): such a
+ *  call is charged the faults since the previous sample. Collected while tracing is
  *  on in either form. Fails with MT_ERR_NULL for a NULL stream (MT_ERR_NO_MEMORY if the copy of
  *  the table cannot be allocated); thread-safe. */
 MT_API mt_status mt_trace_summary(FILE *stream);

@@ -119,7 +119,7 @@ void *mti_buffer_alloc(size_t bytes, size_t *capacity)
         note_in_use_locked((int64_t)size);
         pthread_mutex_unlock(&cache_lock);
         *capacity = size;
-        if (mti_tracing()) mti_trace_note_bytes(size);
+        if (mti_tracing()) mti_trace_note_bytes(size, false);
         return b;
     }
     stats.cache_misses++;
@@ -130,7 +130,7 @@ void *mti_buffer_alloc(size_t bytes, size_t *capacity)
     note_in_use_locked((int64_t)size);
     pthread_mutex_unlock(&cache_lock);
     *capacity = size;
-    if (mti_tracing()) mti_trace_note_bytes(size);
+    if (mti_tracing()) mti_trace_note_bytes(size, true);
     return p;
 }
 

@@ -35,11 +35,12 @@ int mti_thread_limit(int threads);
 /* Tracing: mti_tracing() is a cheap check (lines or summary on); mti_trace_lines() says whether a
  * per-call line is wanted (only then are shapes worth formatting). mti_trace_record adds a call
  * to the summary and, when `shapes` is not NULL and lines are on, writes its line.
- * mti_trace_note_bytes counts storage handed out on this thread; the next record takes it. */
+ * mti_trace_note_bytes counts storage handed out on this thread (`fresh`: new from the system,
+ * not reused from the cache); the next record takes it. */
 bool mti_tracing(void);
 bool mti_trace_lines(void);
 void mti_trace_record(const char *op, const char *path, const char *shapes, int threads, double us);
-void mti_trace_note_bytes(size_t bytes);
+void mti_trace_note_bytes(size_t bytes, bool fresh);
 
 /* Monotonic clock in microseconds. */
 double mti_now_us(void);

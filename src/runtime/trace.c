@@ -43,9 +43,10 @@ typedef struct row {
 static row rows[MAX_ROWS];
 static int row_count;
 static int64_t dropped_calls;  /* calls whose row did not fit */
-static long last_faults = -1;  /* process minor faults at the previous record */
+static long last_faults = -1;  /* process minor faults at the previous sample */
 static bool summary_at_exit;
 static _Thread_local int64_t pending_bytes; /* allocated on this thread since its last record */
+static _Thread_local bool pending_fresh;     /* some of it came fresh from the system */
 
 static long minor_faults(void)
 {
@@ -99,6 +100,7 @@ static void read_environment(void)
     atexit(flush_at_exit);
     const char *value = getenv("MINITORCH_TRACE");
     if (!value || !*value || strcmp(value, "0") == 0) return;
+    last_faults = minor_faults();
     if (strcmp(value, "summary") == 0) {
         summary_at_exit = true;
         atexit(print_summary_at_exit);
@@ -144,6 +146,7 @@ mt_status mt_set_trace(bool enabled, const char *path)
     atomic_store(&lines_on, false);
     set_stream_locked(enabled ? stream : NULL, enabled && path);
     atomic_store(&lines_on, enabled);
+    if (last_faults < 0) last_faults = minor_faults();
     atomic_store(&trace_on, enabled || summary_at_exit);
     pthread_mutex_unlock(&trace_lock);
     return MT_OK;
@@ -154,6 +157,7 @@ mt_status mt_set_trace_summary(bool enabled)
     pthread_once(&env_once, read_environment);
     pthread_mutex_lock(&trace_lock);
     summary_at_exit = enabled;
+    if (last_faults < 0) last_faults = minor_faults();
     atomic_store(&trace_on, enabled || atomic_load(&lines_on));
     pthread_mutex_unlock(&trace_lock);
     return MT_OK;
@@ -164,32 +168,40 @@ void mt_trace_summary_reset(void)
     pthread_mutex_lock(&trace_lock);
     row_count = 0;
     dropped_calls = 0;
-    last_faults = -1;
+    last_faults = minor_faults();
     pthread_mutex_unlock(&trace_lock);
     pending_bytes = 0;
+    pending_fresh = false;
 }
 
-void mti_trace_note_bytes(size_t bytes) { pending_bytes += (int64_t)bytes; }
+void mti_trace_note_bytes(size_t bytes, bool fresh)
+{
+    pending_bytes += (int64_t)bytes;
+    pending_fresh |= fresh;
+}
 
 void mti_trace_record(const char *op, const char *path, const char *shapes, int threads, double us)
 {
     const mt_backend backend = mti_backend();
-    const long faults = minor_faults();
+    /* getrusage is a system call (microseconds here): sampled only when this call's memory came
+     * fresh from the system, the only memory whose first touch faults pages in */
+    const long faults = pending_fresh ? minor_faults() : -1;
     const int64_t bytes = pending_bytes;
     pending_bytes = 0;
+    pending_fresh = false;
     pthread_mutex_lock(&trace_lock);
     row *r = find_row_locked(op, backend, path);
     if (r) {
         r->calls++;
         r->total_us += us;
         r->bytes += bytes;
-        r->faults += last_faults >= 0 && faults > last_faults ? faults - last_faults : 0;
+        if (faults >= 0 && last_faults >= 0 && faults > last_faults) r->faults += faults - last_faults;
         if (r->calls == 1 || threads < r->min_threads) r->min_threads = threads;
         if (threads > r->max_threads) r->max_threads = threads;
     } else {
         dropped_calls++;
     }
-    last_faults = faults;
+    if (faults >= 0) last_faults = faults;
     if (shapes && trace_stream)
         fprintf(trace_stream, "minitorch-trace op=%s backend=%s path=%s shapes=%s threads=%d us=%.1f\n",
                 op, mt_backend_name(backend), path, shapes, threads, us);
