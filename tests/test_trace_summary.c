@@ -77,10 +77,12 @@ static void check_counts(void)
     cr_expect_eq(matmul.calls, 2, "matmul calls: %lld\n%s", matmul.calls, text);
     cr_expect_eq(neg.calls, 1, "neg calls: %lld\n%s", neg.calls, text);
     cr_expect_eq(total, 7, "total calls: %lld\n%s", total, text);
-    /* the preallocated calls allocate nothing; the allocating add at least its 1 MiB result */
+    /* the preallocated elementwise calls allocate nothing; the allocating add its 1 MiB result
+     * (rounded up to a size class at most 2x) */
     cr_expect_geq(add.alloc_mb, 1.0, "add MB: %f\n%s", add.alloc_mb, text);
     cr_expect_lt(add.alloc_mb, 2.5, "add MB: %f\n%s", add.alloc_mb, text);
-    cr_expect_eq(matmul.alloc_mb, 0.0, "%s", text);
+    /* the naive matmul takes its tile scratch (80 KiB a thread) from the storage cache */
+    cr_expect_lt(matmul.alloc_mb, 1.0, "%s", text);
     cr_expect_eq(neg.alloc_mb, 0.0, "%s", text);
     cr_expect(strstr(text, "op ") && strstr(text, "calls") && strstr(text, "faults"), "%s", text);
     free(text);
