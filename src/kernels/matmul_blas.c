@@ -29,8 +29,8 @@
 #endif
 
 /* Multiply-adds per thread before a product (or batch of products) is spread over threads: the
- * naive kernel's break-even. */
-#define MACS_PER_THREAD (64 * 64 * 64)
+ * naive kernel's threshold (a sleeping worker takes tens of microseconds to wake). */
+#define MACS_PER_THREAD (128 * 128 * 128)
 /* Rows in a block when one product is cut into row blocks for the workers. */
 #define MIN_BLOCK_ROWS 16
 
