@@ -871,6 +871,11 @@ static void audit_runtime(void)
     EXPECT_STATUS(MT_ERR_IO, "mt_set_trace", mt_set_trace(true, "/nonexistent-dir/sub/trace.txt"));
     EXPECT_STATUS(MT_ERR_IO, "mt_set_trace", mt_set_trace(true, ""));
     if (mt_trace_enabled() != tracing) t_violation("a failed mt_set_trace changed tracing");
+    EXPECT_STATUS(MT_ERR_NULL, "mt_trace_summary", mt_trace_summary(NULL));
+    EXPECT_TRUE("mt_set_trace_summary", mt_set_trace_summary(false) == MT_OK);
+    if (mt_trace_enabled() != tracing) t_violation("mt_set_trace_summary(false) changed tracing");
+    mt_trace_summary_reset();
+    cover("mt_trace_summary_reset");
     EXPECT_TRUE("mt_config_string", mt_config_string() && strlen(mt_config_string()) > 10);
     EXPECT_TRUE("mt_version", mt_version() == MT_VERSION_NUMBER);
     EXPECT_TRUE("mt_version_string", strcmp(mt_version_string(), MT_VERSION_STRING) == 0);

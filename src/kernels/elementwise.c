@@ -261,7 +261,10 @@ static void zip3_tiles(void *context, int64_t item, int64_t end)
     const elementwise_job *job = context;
     const mti_layout *l = &job->layout;
     const int nd = l->ndim;
-    float buffer_a[TILE * TILE], buffer_b[TILE * TILE], buffer_c[TILE * TILE];
+    size_t capacity;
+    float *buffer_a = tile_buffers(3, &capacity);
+    float *buffer_b = buffer_a ? buffer_a + TILE * TILE : NULL;
+    float *buffer_c = buffer_a ? buffer_a + 2 * TILE * TILE : NULL;
     for (; item < end; item++) {
         float *p[MTI_MAX_OPERANDS];
         int64_t rows, width, ars, acs, brs, bcs, crs, ccs;
@@ -274,6 +277,7 @@ static void zip3_tiles(void *context, int64_t item, int64_t end)
                      l->strides[0][nd - 1], a + r * ars, acs, b + r * brs, bcs, c + r * crs, ccs,
                      width);
     }
+    if (buffer_a) mti_buffer_free(buffer_a, capacity);
 }
 
 /* Sets up tiling when it pays; returns the number of work items. */

@@ -8,6 +8,11 @@
 void mti_kernel_trace(const char *op, const char *path, int count, const mti_strided *const *views,
                       bool reduction, int threads, double start_us)
 {
+    const double us = mti_now_us() - start_us;
+    if (!mti_trace_lines()) { /* summary only: no shapes to format */
+        mti_trace_record(op, path, NULL, threads, us);
+        return;
+    }
     static const char *const operand_names[] = {"out", "a", "b", "c"};
     static const char *const reduction_names[] = {"out", "in"};
     const char *const *names = reduction ? reduction_names : operand_names;
@@ -23,5 +28,5 @@ void mti_kernel_trace(const char *op, const char *path, int count, const mti_str
         if (n < 0) break;
         used += (size_t)n;
     }
-    mti_trace_emit(op, path, shapes, threads, mti_now_us() - start_us);
+    mti_trace_record(op, path, shapes, threads, us);
 }

@@ -6,10 +6,10 @@
  * sgemm cannot describe is copied, once, into scratch from the storage cache. An output with
  * contiguous columns is written in place (C^T = B^T A^T when it is column-major).
  *
- * Batches loop over sgemm (OpenBLAS 0.3.21 has no batched call); with at least as many output
- * matrices as threads the loop runs in parallel instead, each sgemm single-threaded (OpenBLAS's OpenMP build runs serially
- * inside a parallel region). Summed batch dims (a batch-broadcast gradient) accumulate with
- * beta = 1 into the same output. */
+ * Batches loop over sgemm (OpenBLAS 0.3.21 has no batched call). A product (or batch) with enough
+ * work runs on the library's workers: each claims output matrices, or blocks of rows of one
+ * product, and runs a single-threaded sgemm on them. Summed batch dims (a batch-broadcast
+ * gradient) accumulate with beta = 1 into the same output. */
 #include <cblas.h>
 #include <omp.h>
 #include <pthread.h>
@@ -29,9 +29,12 @@
 #define SERIAL_SGEMM (1 << 21)
 #endif
 
-/* Batches run in parallel, each sgemm on one thread, whenever there are at least as many output
- * matrices as threads: measured here (matmul benchmark, 2 threads) that beats a serial loop of
- * multi-threaded sgemm by 1.3x (8 x 256^3) to 2.6x (64 x 96^3), and matches it for large ones. */
+/* Multiply-adds per thread before a product (or batch of products) is spread over threads: the
+ * naive kernel's threshold (a sleeping worker takes tens of microseconds to wake). */
+#define MACS_PER_THREAD (128 * 128 * 128)
+/* Rows in a block when one product is cut into row blocks for the workers. */
+#define MIN_BLOCK_ROWS 16
+
 /* How sgemm reads one operand (kernels/blas_form.h): the same for every matrix of the batch
  * (their last two strides are shared), so it is decided once per call. A copied operand is
  * gathered into scratch, row-major. */
@@ -81,26 +84,32 @@ typedef struct blas_job {
     float *scratch;
     size_t per_thread;
     int threads;
+    int64_t row_blocks, block_rows; /* work item = (output matrix, block of block_rows rows) */
 } blas_job;
 
-/* One sgemm per summed product of output matrix `ob`, into the output (or c_scratch when the
- * output is copied); scratch_a/b receive copied operands. */
-static void run_output_matrix(const blas_job *job, int64_t ob, float *c_scratch, float *scratch_a,
-                              float *scratch_b, bool accumulate_first)
+/* One sgemm per summed product of rows [r0, r1) of output matrix `ob`, into the output (or
+ * c_scratch when the output is copied: then the rows are all rows); scratch_a/b receive copied
+ * operands. */
+static void run_output_matrix(const blas_job *job, int64_t ob, int64_t r0, int64_t r1,
+                              float *c_scratch, float *scratch_a, float *scratch_b,
+                              bool accumulate_first)
 {
     const mti_matmul_plan *p = job->p;
     const int nd = p->out.ndim;
-    const int n = (int)p->n, k = (int)p->k, m = (int)p->m;
+    const int n = (int)(r1 - r0), k = (int)p->k, m = (int)p->m;
+    /* the first row of op(A) and of C: a row step is ld in a NoTrans matrix, 1 in a Trans one */
+    const int64_t a_row = job->a.trans == CblasNoTrans ? job->a.ld : 1;
+    const int64_t c_row = job->c.trans == CblasNoTrans ? job->c.ld : 1;
     /* OpenBLAS's OpenMP build takes its thread count from omp_get_max_threads() of the calling
-     * thread: set it to what this call wants (1 for a small product, else mt_set_num_threads's
-     * setting, whichever thread set it), and restore the caller's value after. */
+     * thread: set it to what this call wants (1 for a small product or a block on a worker, else
+     * mt_set_num_threads's setting, whichever thread set it), and restore the caller's value. */
     const bool outermost = !omp_in_parallel();
     const int wanted = job->single_threaded ? 1 : mt_get_num_threads();
     const int saved_threads = outermost ? omp_get_max_threads() : 0;
     if (outermost && saved_threads != wanted) omp_set_num_threads(wanted);
     for (int64_t sb = 0; sb < p->sum_batches; sb++) {
         mti_batch_offsets o = mti_matmul_offsets(p, ob, sb);
-        const float *a = p->a.data + o.a, *b = p->b.data + o.b;
+        const float *a = p->a.data + o.a + r0 * a_row, *b = p->b.data + o.b;
         if (job->a.copied) {
             gather(scratch_a, a, n, k, p->a.strides[nd - 2], p->a.strides[nd - 1]);
             a = scratch_a;
@@ -110,7 +119,7 @@ static void run_output_matrix(const blas_job *job, int64_t ob, float *c_scratch,
             b = scratch_b;
         }
         float beta = (sb > 0 || accumulate_first) ? 1.0f : 0.0f;
-        float *c = job->c.copied ? c_scratch : p->out.data + o.out;
+        float *c = job->c.copied ? c_scratch : p->out.data + o.out + r0 * c_row;
         if (job->c.copied || job->c.trans == CblasNoTrans) {
             cblas_sgemm(CblasRowMajor, job->a.trans, job->b.trans, n, m, k, 1.0f, a, (int)job->a.ld,
                         b, (int)job->b.ld, beta, c, (int)job->c.ld);
@@ -125,8 +134,8 @@ static void run_output_matrix(const blas_job *job, int64_t ob, float *c_scratch,
 }
 
 /* Writes bias (and, when accumulating, adds the old contents) so sgemm can use beta = 1. */
-static void prepare_output(const mti_matmul_plan *p, int64_t ob, float *dst, int64_t rs,
-                           int64_t cs, bool accumulate)
+static void prepare_output(const mti_matmul_plan *p, int64_t ob, int64_t r0, int64_t r1,
+                           float *dst, int64_t rs, int64_t cs, bool accumulate)
 {
     const int nd = p->out.ndim;
     mti_batch_offsets o = mti_matmul_offsets(p, ob, 0);
@@ -134,7 +143,7 @@ static void prepare_output(const mti_matmul_plan *p, int64_t ob, float *dst, int
     const float *old = p->out.data + o.out;
     const int64_t br = p->bias.strides[nd - 2], bc = p->bias.strides[nd - 1];
     const int64_t orow = p->out.strides[nd - 2], ocol = p->out.strides[nd - 1];
-    for (int64_t i = 0; i < p->n; i++)
+    for (int64_t i = r0; i < r1; i++)
         for (int64_t j = 0; j < p->m; j++) {
             float v = p->has_bias ? bias[i * br + j * bc] : 0.0f;
             if (accumulate) v += old[i * orow + j * ocol];
@@ -152,16 +161,15 @@ static void write_back(const mti_matmul_plan *p, int64_t ob, const float *src)
         for (int64_t j = 0; j < p->m; j++) out[i * orow + j * ocol] = src[i * p->m + j];
 }
 
-/* Output matrices [first, end) with their summed products, using this thread's scratch. */
+/* Work items [first, end) (row blocks of output matrices) with their summed products, using this
+ * thread's scratch. */
 static void run_batches(void *context, int64_t first, int64_t end)
 {
     const blas_job *job = context;
     const mti_matmul_plan *p = job->p;
     const int nd = p->out.ndim;
     const int64_t n = p->n, k = p->k, m = p->m;
-    /* This call's own parallel region numbers its threads from 0; when it runs serially (maybe
-     * inside the caller's region, where omp_get_thread_num() is the caller's) it has slot 0. */
-    int slot = job->threads > 1 ? omp_get_thread_num() : 0;
+    int slot = mti_thread_slot();
     float *scratch_a = NULL, *scratch_b = NULL, *scratch_c = NULL;
     if (job->scratch) { /* this thread's slot: [a copy][b copy][c], each only when needed */
         scratch_a = job->scratch + job->per_thread * (size_t)slot;
@@ -169,17 +177,19 @@ static void run_batches(void *context, int64_t first, int64_t end)
         scratch_c = scratch_b + (job->b.copied ? k * m : 0);
     }
     const bool accumulate_first = job->accumulate || p->has_bias;
-    for (int64_t ob = first; ob < end; ob++) {
+    for (int64_t item = first; item < end; item++) {
+        const int64_t ob = item / job->row_blocks, r0 = item % job->row_blocks * job->block_rows;
+        const int64_t r1 = r0 + job->block_rows < n ? r0 + job->block_rows : n;
         if (accumulate_first) {
             if (job->c.copied) {
-                prepare_output(p, ob, scratch_c, m, 1, job->accumulate);
+                prepare_output(p, ob, 0, n, scratch_c, m, 1, job->accumulate);
             } else if (p->has_bias) {
                 mti_batch_offsets o = mti_matmul_offsets(p, ob, 0);
-                prepare_output(p, ob, p->out.data + o.out, p->out.strides[nd - 2],
+                prepare_output(p, ob, r0, r1, p->out.data + o.out, p->out.strides[nd - 2],
                                p->out.strides[nd - 1], job->accumulate);
             }
         }
-        run_output_matrix(job, ob, scratch_c, scratch_a, scratch_b, accumulate_first);
+        run_output_matrix(job, ob, r0, r1, scratch_c, scratch_a, scratch_b, accumulate_first);
         if (job->c.copied) write_back(p, ob, scratch_c);
     }
 }
@@ -203,9 +213,24 @@ mt_status mti_blas_matmul(const char *fn, const mti_strided *out, const mti_stri
     job.b = choose_form(k, m, p.b.strides[nd - 2], p.b.strides[nd - 1]);
     job.c = choose_form(n, m, p.out.strides[nd - 2], p.out.strides[nd - 1]);
 
-    int threads = mti_threads_for(p.out_batches, 1);
-    if (threads < mt_get_num_threads()) threads = 1; /* too few matrices: multi-threaded sgemm */
-    if (threads > p.out_batches) threads = (int)p.out_batches;
+    /* Threads by the total work, so tiny batched products never run batch-parallel. The library's
+     * workers run the products (each sgemm single-threaded), a few work items per thread: whole
+     * output matrices when there are enough, else blocks of rows. (OpenBLAS's own threads would
+     * split each product statically and wait for the slowest, however busy its core.) An operand
+     * copied into scratch keeps whole matrices, and a single one gets OpenBLAS's threads. */
+    const double macs = (double)p.out_batches * (double)p.sum_batches * (double)n * (double)m * (double)k;
+    int threads = mti_threads_for(macs > 1e15 ? (int64_t)1e15 : (int64_t)macs, MACS_PER_THREAD);
+    const bool copies = job.a.copied || job.b.copied || job.c.copied;
+    job.row_blocks = 1;
+    if (threads > 1 && !copies && p.out_batches < 4 * (int64_t)threads) {
+        const int64_t wanted = (4 * (int64_t)threads + p.out_batches - 1) / p.out_batches;
+        const int64_t most = (n + MIN_BLOCK_ROWS - 1) / MIN_BLOCK_ROWS;
+        job.row_blocks = wanted < most ? wanted : most;
+    }
+    job.block_rows = (n + job.row_blocks - 1) / job.row_blocks;
+    job.row_blocks = (n + job.block_rows - 1) / job.block_rows;
+    const int64_t items = p.out_batches * job.row_blocks;
+    if (threads > items) threads = (int)items;
 
     /* One scratch set per thread, taken from the storage cache. */
     size_t per_thread = (size_t)((job.a.copied ? n * k : 0) + (job.b.copied ? k * m : 0) +
@@ -222,12 +247,14 @@ mt_status mti_blas_matmul(const char *fn, const mti_strided *out, const mti_stri
     job.scratch = scratch;
     job.per_thread = per_thread;
     job.threads = threads;
-    /* OpenBLAS goes multi-threaded above 64^3 multiply-adds whatever the shape; for products this
-     * small (e.g. a 10-row batch through a 256-wide layer) waking a second thread costs more than
-     * it saves. Inside a parallel region sgemm is single-threaded anyway. */
-    job.single_threaded = threads == 1 && (double)n * (double)m * (double)k <= SERIAL_SGEMM &&
+    /* sgemm runs single-threaded on the library's workers, and on the caller too unless a copied
+     * operand keeps a large product whole. OpenBLAS goes multi-threaded above 64^3
+     * multiply-adds whatever the shape; for products this small (e.g. a 10-row batch through a
+     * 256-wide layer) waking a second thread costs more than it saves. Inside the caller's
+     * parallel region sgemm is single-threaded anyway. */
+    job.single_threaded = (threads > 1 || !copies || (double)n * (double)m * (double)k <= SERIAL_SGEMM) &&
                           !omp_in_parallel() && omp_get_max_threads() > 1;
-    mti_parallel_ranges(threads, p.out_batches, run_batches, &job);
+    mti_parallel_ranges(threads, items, run_batches, &job);
     if (scratch) mti_buffer_free(scratch, scratch_capacity);
 
     if (tracing) {

@@ -38,7 +38,7 @@
 #define KC 128
 #define TASK_ROWS 128
 #define TASK_COLS 128
-#define FLOPS_PER_THREAD (64 * 64 * 64)
+#define FLOPS_PER_THREAD (128 * 128 * 128) /* waking a sleeping worker costs tens of us */
 
 typedef struct task_geometry {
     int64_t row0, rows, col0, cols;
@@ -247,8 +247,7 @@ static void run_tasks(void *context, int64_t t, int64_t end)
 {
     const naive_job *job = context;
     const mti_matmul_plan *p = job->p;
-    /* this call's own region numbers its threads from 0; run serially it uses slot 0 */
-    float *levels = job->scratch + (size_t)(job->threads > 1 ? omp_get_thread_num() : 0) * job->per_thread;
+    float *levels = job->scratch + (size_t)mti_thread_slot() * job->per_thread;
     const int64_t per_matrix = job->row_blocks * job->col_blocks;
     for (; t < end; t++) {
         int64_t ob = t / per_matrix, rest = t % per_matrix;

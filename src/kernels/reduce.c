@@ -292,7 +292,7 @@ static void compute_pieces(void *context, int64_t begin, int64_t end)
     for (int64_t p = begin; p < end; p++) {
         int64_t piece = job->first + p;
         if (job->count > 0) {
-            float *lanes = job->lanes + (size_t)(job->threads > 1 ? omp_get_thread_num() : 0) * LANES * (size_t)job->count;
+            float *lanes = job->lanes + (size_t)mti_thread_slot() * LANES * (size_t)job->count;
             int64_t j0 = piece * ROW_CHUNK, j1 = j0 + ROW_CHUNK < job->n ? j0 + ROW_CHUNK : job->n;
             block_rows(job->op, lanes, job->a, job->count, j0, j1, job->stride);
             memcpy(job->partial + p * job->count, lanes, sizeof(float) * (size_t)job->count);

@@ -17,6 +17,7 @@
 #include "minitorch/debug.h"
 #include "minitorch/memory.h"
 #include "runtime/error.h"
+#include "runtime/runtime.h"
 
 #define CLASS_COUNT 224
 #define HUGE_THRESHOLD ((size_t)4 << 20)
@@ -127,6 +128,7 @@ void *mti_buffer_alloc(size_t bytes, size_t *capacity)
         note_in_use_locked((int64_t)size);
         pthread_mutex_unlock(&cache_lock);
         *capacity = size;
+        if (mti_tracing()) mti_trace_note_bytes(size, false);
         return b;
     }
     stats.cache_misses++;
@@ -137,6 +139,7 @@ void *mti_buffer_alloc(size_t bytes, size_t *capacity)
     note_in_use_locked((int64_t)size);
     pthread_mutex_unlock(&cache_lock);
     *capacity = size;
+    if (mti_tracing()) mti_trace_note_bytes(size, true);
     return p;
 }
 

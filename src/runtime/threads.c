@@ -1,5 +1,6 @@
-/* Thread counts. Kernels pass an explicit count to every parallel region: the user's setting (or
- * OpenMP's default), cut down so each thread gets enough work to pay for waking it. */
+/* Thread counts. Kernels pass an explicit count to every parallel job: the user's setting (or
+ * OpenMP's default), cut down so each thread gets enough work to pay for waking it, and while
+ * jobs straggle (a core taken by another process, see pool.c) by one thread. */
 #include <omp.h>
 #include <stdatomic.h>
 
@@ -42,25 +43,10 @@ mt_status mt_set_num_threads(int threads)
     return MT_OK;
 }
 
-void mti_parallel_ranges(int threads, int64_t items, mti_range_body body, void *context)
-{
-    if (items <= 0) return;
-    if (threads <= 1 || items == 1) {
-        body(context, 0, items);
-        return;
-    }
-#pragma omp parallel num_threads(threads)
-    {
-        int64_t id = omp_get_thread_num(), count = omp_get_num_threads();
-        int64_t begin = items * id / count, end = items * (id + 1) / count;
-        if (begin < end) body(context, begin, end);
-    }
-}
-
 int mti_threads_for(int64_t work, int64_t min_per_thread)
 {
-    if (omp_in_parallel()) return 1;
-    int n = mt_get_num_threads();
+    if (omp_in_parallel() || mti_in_worker()) return 1;
+    int n = mti_thread_limit(mt_get_num_threads());
     if (min_per_thread < 1) min_per_thread = 1;
     int64_t useful = work / min_per_thread;
     if (useful < n) n = useful < 1 ? 1 : (int)useful;
