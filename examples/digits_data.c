@@ -31,8 +31,10 @@ static const char *parse_line(const char *line, float *pixels, int64_t *label, i
         int digits = 0;
         while (*p >= '0' && *p <= '9' && digits < 9) value = value * 10 + (*p++ - '0'), digits++;
         if (digits == 0 || (*p >= '0' && *p <= '9')) {
-            snprintf(why, sizeof why, "field %d is not an integer 0..%d: \"%.12s\"", *fields + 1,
-                     *fields < DIGITS_PIXELS ? DIGITS_MAX_VALUE : DIGITS_CLASSES - 1, start);
+            int shown = (int)strcspn(start, ",\r\n");
+            snprintf(why, sizeof why, "field %d is not an integer 0..%d: \"%.*s\"", *fields + 1,
+                     *fields < DIGITS_PIXELS ? DIGITS_MAX_VALUE : DIGITS_CLASSES - 1,
+                     shown < 12 ? shown : 12, start);
             return why;
         }
         if (*fields < DIGITS_PIXELS) {
@@ -79,6 +81,7 @@ static int grow(digits_set *set, int64_t *capacity)
 
 int digits_read(const char *path, int64_t limit, digits_set *out, char *error, size_t error_size)
 {
+    errno = 0;
     gzFile in = gzopen(path, "rb");
     if (!in) return fail(error, error_size, "%s: %s", path, errno ? strerror(errno) : "cannot open");
     digits_set set = {0};
@@ -108,9 +111,14 @@ int digits_read(const char *path, int64_t limit, digits_set *out, char *error, s
     }
     int gz_errnum = Z_OK;
     const char *gz_message = gzerror(in, &gz_errnum);
-    if (status == 0 && gz_errnum != Z_OK && gz_errnum != Z_STREAM_END)
+    if (status == 0 && gz_errnum != Z_OK && gz_errnum != Z_STREAM_END) {
+        /* zlib's message starts with the path: drop it, the error starts with it already */
+        const size_t length = strlen(path);
+        if (strncmp(gz_message, path, length) == 0 && strncmp(gz_message + length, ": ", 2) == 0)
+            gz_message += length + 2;
         status = fail(error, error_size, "%s: cannot decompress: %s", path,
                       gz_errnum == Z_ERRNO ? strerror(errno) : gz_message);
+    }
     gzclose(in);
     if (status == 0 && set.n < 2)
         status = fail(error, error_size, "%s: %lld images, at least 2 are needed (one to train, one to test)",

@@ -42,6 +42,7 @@ if ! gzip -t "$work/$member"; then
     exit 1
 fi
 mkdir -p "$dir"
-mv "$work/$member" "$target.tmp"
-mv "$target.tmp" "$target"
+# a temporary name of this process, renamed over the target: concurrent fetches cannot collide
+mv "$work/$member" "$target.$$.tmp"
+mv "$target.$$.tmp" "$target"
 echo "$target"
