@@ -55,8 +55,9 @@ static void usage(FILE *out)
             "  --load FILE      resume from a checkpoint (same --seed and --limit) up to --epochs\n"
             "  --help           this text\n"
             "Prints a line per epoch (mean batch loss, train and test accuracy, milliseconds of\n"
-            "the training epoch), then the test set's confusion matrix and a checksum of the\n"
-            "parameters (equal for runs that end with bitwise equal parameters).\n"
+            "the training epoch), then the test set's confusion matrix, a summary (the median\n"
+            "wall-clock and process CPU milliseconds per training epoch after the first) and a\n"
+            "checksum of the parameters (equal for runs that end with bitwise equal parameters).\n"
             "Exit status: 0 done, 1 a failure while running, 2 bad options or no data file.\n",
             default_data_path());
 }
@@ -142,17 +143,27 @@ static int no_data(const char *path)
     return 2;
 }
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
 static int compare_doubles(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
+}
+
+/* Seconds on the monotonic clock, or of CPU time used by the whole process (all threads). */
+static double now(clockid_t clock)
+{
+    struct timespec t;
+    clock_gettime(clock, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* The median of the epochs after the first (which also warms caches up) when there are some. */
+static double median_after_first(double *values, int64_t n)
+{
+    double *rest = values + (n > 1);
+    const int64_t count = n - (n > 1);
+    qsort(rest, (size_t)count, sizeof *rest, compare_doubles);
+    return rest[count / 2];
 }
 
 static void print_confusion(const int64_t *confusion)
@@ -200,7 +211,7 @@ int main(int argc, char **argv)
     digits_model model;
     digits_trainer trainer = {0};
     digits_run run = {.seed = o.seed, .limit = o.limit, .epoch = 0};
-    double *seconds = malloc(sizeof *seconds * (size_t)o.epochs);
+    double *seconds = malloc(sizeof *seconds * 2 * (size_t)o.epochs), *cpu = seconds + o.epochs;
     int64_t confusion[DIGITS_CLASSES * DIGITS_CLASSES];
     if (!seconds || digits_model_init(&model, o.seed) != MT_OK) {
         free(seconds);
@@ -222,12 +233,13 @@ int main(int argc, char **argv)
     if (status == 0 && o.load) printf("resumed from %s after epoch %lld\n", o.load, (long long)run.epoch);
     int64_t timed = 0;
     for (int64_t epoch = run.epoch + 1; status == 0 && epoch <= o.epochs; epoch++) {
-        double loss = 0, start = now();
+        double loss = 0, start = now(CLOCK_MONOTONIC), start_cpu = now(CLOCK_PROCESS_CPUTIME_ID);
         if (digits_train_epoch(&model, &trainer, &train, o.seed, epoch, &loss) != MT_OK) {
             status = library_failure();
             break;
         }
-        seconds[timed++] = now() - start;
+        cpu[timed] = now(CLOCK_PROCESS_CPUTIME_ID) - start_cpu;
+        seconds[timed++] = now(CLOCK_MONOTONIC) - start;
         int64_t right_train = 0, right_test = 0;
         if (digits_evaluate(&model, &train, &right_train, NULL) != MT_OK ||
             digits_evaluate(&model, &test, &right_test, NULL) != MT_OK) {
@@ -246,13 +258,11 @@ int main(int argc, char **argv)
     if (status == 0) {
         print_confusion(confusion);
         if (timed > 0) {
-            /* the first epoch also warms caches up: the median of the others when there are some */
-            double *rest = seconds + (timed > 1);
-            int64_t n = timed - (timed > 1);
-            qsort(rest, (size_t)n, sizeof *rest, compare_doubles);
-            printf("summary: test accuracy %lld/%lld = %.2f%%, %.3f ms per training epoch (median of %lld)\n",
+            printf("summary: test accuracy %lld/%lld = %.2f%%, %.3f ms per training epoch (median of "
+                   "%lld; process CPU time %.3f ms)\n",
                    (long long)right, (long long)test.n, 100.0 * (double)right / (double)test.n,
-                   rest[n / 2] * 1e3, (long long)n);
+                   median_after_first(seconds, timed) * 1e3, (long long)(timed - (timed > 1)),
+                   median_after_first(cpu, timed) * 1e3);
         } else {
             printf("summary: test accuracy %lld/%lld = %.2f%% (no epoch left to run)\n", (long long)right,
                    (long long)test.n, 100.0 * (double)right / (double)test.n);
