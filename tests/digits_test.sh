@@ -5,7 +5,8 @@
 # downloads Debian's python3-sklearn package); when apt-get download is impossible here they
 # exit 77 (skipped) saying why.
 #   train     a 400-image subset, 30 epochs on the naive backend, reaches the stated accuracy
-#   resume    4 epochs == 2 epochs, --save, --load, 2 more: the same parameter checksum (naive)
+#   resume    4 epochs == 2 epochs, --save, --load, 2 more == 4 epochs at 2 threads: the same
+#             parameter checksum (naive)
 #   parser    made-up gzip files: a valid one trains; broken rows fail with a clear message
 #   missing   no data file: exit 2 with the command that fetches it
 set -eu
@@ -73,6 +74,11 @@ resume)
     a="$(checksum "$work/straight")" b="$(checksum "$work/resumed")"
     echo "4 epochs: $a; 2 + save + load + 2: $b"
     [ -n "$a" ] && [ "$a" = "$b" ]
+    # and the same with 2 kernel threads (the naive backend's results do not depend on them)
+    "$program" --data "$data" --backend naive --limit 400 --epochs 4 --threads 2 >"$work/threads"
+    c="$(checksum "$work/threads")"
+    echo "4 epochs at 2 threads: $c"
+    [ "$a" = "$c" ]
     # a checkpoint of another run is refused
     expect_failure 1 "saved by a run with --seed 1 --limit 400" \
         --data "$data" --backend naive --limit 400 --seed 2 --epochs 4 --load "$work/ck.safetensors"
