@@ -252,10 +252,11 @@ Test(init, bad_arguments_change_nothing)
          mt_init_kaiming_normal(t, NAN, MT_FAN_IN, MT_NONLINEARITY_LEAKY_RELU, 1)},
         {MT_ERR_INVALID_ARG, "mt_init_xavier_uniform", mt_init_xavier_uniform(t, -1.0f, 1)},
         {MT_ERR_INVALID_ARG, "mt_init_xavier_normal", mt_init_xavier_normal(t, NAN, 1)},
-        {MT_ERR_NULL, "mt_init_xavier_normal", mt_init_xavier_normal(NULL, 1.0f, 1)},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         cr_assert_eq(cases[i].got, cases[i].status, "case %zu (%s)", i, cases[i].fn);
+    mt_clear_error(); /* a NULL after an earlier failure would report that failure */
+    cr_assert_eq(mt_init_xavier_normal(NULL, 1.0f, 1), MT_ERR_NULL);
     t_expect_filled("after the refused calls", t, 7.0f);
     /* each message names its function (checked one at a time, the error being per call) */
     mt_clear_error();

@@ -99,10 +99,12 @@ static void oracle_adam(const adam_oracle *o, int64_t n, double *p, float *m, fl
     }
 }
 
-/* Tolerance: the library evaluates the same formulas in double in its own order (~1e-16
- * relative) and rounds the same stored values to float, so a stored value can differ from the
- * oracle's by a rounding flip of 1 ulp per step, which later steps carry along: bounded by
- * steps * 4 ulp of the largest magnitude involved (|p| <= 4 here). */
+/* Tolerance: the library evaluates the same formulas in float32 (as PyTorch does on CPU), so
+ * each step rounds a handful of intermediates (gradient plus decay, the moments, the square
+ * root, two divisions, the product with the step size): a relative error of at most ~6 U of an
+ * update no larger than |p|'s scale here, plus the rounding of p itself. That is within 4 ulp of
+ * the largest magnitude involved (|p| <= 4 here) per step, and later steps carry it along:
+ * bounded by steps * 4 ulp of 4. */
 static double tolerance(int steps) { return steps * 4 * U * 4; }
 
 /* Gradients of three steps for a (3, 2) parameter, in row-major order. */

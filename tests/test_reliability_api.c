@@ -1044,6 +1044,12 @@ static void audit_nn_training(void)
     mt_optimizer *opt = mt_optim_sgd(&params, mt_sgd_defaults());
     cr_assert_not_null(opt);
     EXPECT_STATUS(MT_ERR_INVALID_ARG, "mt_optim_set_lr", mt_optim_set_lr(opt, NAN));
+    int64_t steps = 0;
+    EXPECT_VALUE(MT_ERR_NULL, "mt_optim_state_buffers", mt_optim_state_buffers(NULL), -1);
+    EXPECT_STATUS(MT_ERR_NULL, "mt_optim_state_get", mt_optim_state_get(NULL, 0, &steps, NULL));
+    EXPECT_STATUS(MT_ERR_INDEX, "mt_optim_state_get", mt_optim_state_get(opt, 1, &steps, NULL));
+    EXPECT_STATUS(MT_ERR_NULL, "mt_optim_state_set", mt_optim_state_set(NULL, 0, 0, NULL));
+    EXPECT_STATUS(MT_ERR_INVALID_ARG, "mt_optim_state_set", mt_optim_state_set(opt, 0, -1, NULL));
     mt_optim_free(opt);
     mt_optim_free(NULL);
     cover("mt_optim_free");

@@ -10,6 +10,8 @@
 set -eu
 
 packages="build-essential cmake pkg-config libopenblas-openmp-dev libcriterion-dev"
+# zlib reads minitorch-digits' gzip-compressed data file
+packages="$packages zlib1g-dev"
 for option in "$@"; do
     case "$option" in
         --bench) packages="$packages gnuplot-nox" ;;

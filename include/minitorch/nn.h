@@ -81,8 +81,9 @@ MT_API mt_status mt_sgd_step(const mt_params *params, float rate);
  * An optimiser is an object created over a parameter list: it retains the parameters that list
  * holds at creation (later additions to the list are not seen) and keeps its per-parameter state
  * (momentum or moment buffers, step counts). Semantics and update formulas are PyTorch's
- * (torch.optim.SGD, Adam, AdamW, single-tensor form, maximize = false); the per-element
- * arithmetic runs in double and is rounded to float when stored, the state is float32.
+ * (torch.optim.SGD, Adam, AdamW, single-tensor form, maximize = false); the per-step scalars
+ * (bias corrections, step size) are computed in double and rounded to float once, the
+ * per-element arithmetic and the state are float32, in PyTorch's order of operations.
  *
  * mt_optim_step updates, in place and without recording history, every parameter that has a
  * gradient; a parameter without one is skipped and its state (including its step count) does not
@@ -151,6 +152,28 @@ MT_API mt_status mt_optim_set_lr(mt_optimizer *optimizer, float lr);
 MT_API float mt_optim_get_lr(const mt_optimizer *optimizer);
 /** Frees the optimiser and its state and releases its parameters (NULL is fine). */
 MT_API void mt_optim_free(mt_optimizer *optimizer);
+
+/* Checkpoints: an optimiser's state is, for each parameter i (in the order of the list it was
+ * created over), the number of steps it has taken and mt_optim_state_buffers() float buffers of
+ * the parameter's numel, in the row-major order of its shape: SGD with momentum its momentum
+ * buffer; Adam and AdamW m and v, then v_max with amsgrad. Restoring the saved parameters and
+ * this state into a new optimiser with the same options resumes training exactly where it was
+ * (examples/digits.c saves both in one safetensors file). */
+
+/** Number of state buffers per parameter (0 to 3), or -1 with MT_ERR_NULL. */
+MT_API int mt_optim_state_buffers(const mt_optimizer *optimizer);
+/** Writes parameter i's step count to *steps and, when `buffers` is not NULL, copies its state
+ *  buffers to buffers[0 .. mt_optim_state_buffers()) (numel(parameter) floats each; zeros for a
+ *  parameter that has not stepped yet). MT_ERR_NULL, MT_ERR_INDEX for i out of range; nothing is
+ *  written on failure. */
+MT_API mt_status mt_optim_state_get(const mt_optimizer *optimizer, int i, int64_t *steps,
+                                    float *const *buffers);
+/** Sets parameter i's state: `steps` >= 0 steps taken and, for steps > 0, the buffers copied
+ *  from buffers[0 .. mt_optim_state_buffers()) (`buffers` may be NULL when there are none);
+ *  steps = 0 makes it a parameter that has not stepped (buffers ignored). All or nothing:
+ *  MT_ERR_NULL, MT_ERR_INDEX, MT_ERR_INVALID_ARG for steps < 0, MT_ERR_NO_MEMORY. */
+MT_API mt_status mt_optim_state_set(mt_optimizer *optimizer, int i, int64_t steps,
+                                    const float *const *buffers);
 
 /** torch.nn.utils.clip_grad_norm_ (2-norm): the norm of all gradients of `params` taken as one
  *  vector, summed in double in a fixed order (the same for any thread count), is written to
