@@ -11,6 +11,7 @@
 #include "autodiff/gradients.h"
 #include "kernels/dispatch.h"
 #include "runtime/error.h"
+#include "tensor/observer.h"
 
 static bool wants(const mt_tensor *t) { return t && t->requires_grad; }
 
@@ -51,6 +52,7 @@ static mt_tensor *prod_gradient(const char *fn, const mt_tensor *a_in, const mt_
         mti_unref(a);
         return NULL;
     }
+    mti_observe_opaque("the gradient of mt_prod (computed by a data-dependent loop)");
     const float *av = a->storage->data;
     float *ov = out->storage->data;
     FOR_EACH_REDUCED(a, dim, base, step, n, {
@@ -80,6 +82,7 @@ static mt_tensor *max_gradient(const char *fn, const mt_tensor *a_in, const mt_t
         mti_unref(a);
         return NULL;
     }
+    mti_observe_opaque("the gradient of mt_max (the position of the maximum depends on the data)");
     const float *av = a->storage->data;
     float *ov = out->storage->data;
     FOR_EACH_REDUCED(a, dim, base, step, n, {
