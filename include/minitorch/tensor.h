@@ -106,6 +106,11 @@ MT_API mt_status mt_set(mt_tensor *t, const int64_t *index, float value);
 MT_API float mt_item(const mt_tensor *t);
 /** Copies all elements in row-major order into `dst`, which holds `capacity` floats. */
 MT_API mt_status mt_copy_to(const mt_tensor *t, float *dst, int64_t capacity);
+/** Overwrites all elements, in row-major order, with `count` floats from `src` (count must equal
+ *  the element count: MT_ERR_INVALID_ARG otherwise; MT_ERR_NULL for NULL). The way to give a
+ *  captured plan (plan.h) new input data. Refused like mt_set on expanded views and on leaves that
+ *  require grad while grad mode is on; nothing is written on failure. */
+MT_API mt_status mt_copy_from(mt_tensor *t, const float *src, int64_t count);
 
 /* ---- printing ---- */
 

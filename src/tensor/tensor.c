@@ -367,6 +367,42 @@ mt_status mt_copy_to(const mt_tensor *t, float *dst, int64_t capacity)
     return MT_OK;
 }
 
+/* Stores the next source element. */
+static void copy_in(float *element, float *unused, void *context)
+{
+    (void)unused;
+    const float **next = context;
+    *element = *(*next)++;
+}
+
+mt_status mt_copy_from(mt_tensor *t, const float *src, int64_t count)
+{
+    static const char fn[] = "mt_copy_from";
+    if (!t) return mti_fail_null(fn, "t");
+    if (!src) return mti_fail_null(fn, "src");
+    if (count != t->numel)
+        return mti_fail(MT_ERR_INVALID_ARG, fn, "count %lld differs from the %lld elements",
+                        (long long)count, (long long)t->numel);
+    for (int i = 0; i < t->ndim; i++)
+        if (t->strides[i] == 0 && t->shape[i] > 1)
+            return mti_fail(MT_ERR_INVALID_ARG, fn,
+                            "dim %d is expanded (stride 0): one write would change %lld elements",
+                            i, (long long)t->shape[i]);
+    if (t->requires_grad && !t->node && mt_grad_enabled())
+        return mti_fail(MT_ERR_AUTODIFF, fn,
+                        "the tensor is a leaf that requires grad; writing into it would bypass "
+                        "autodiff (use no-grad mode)");
+    if (mti_is_contiguous_layout(t->ndim, t->shape, t->strides)) {
+        memcpy(mti_data(t), src, (size_t)t->numel * sizeof(float));
+    } else {
+        const float *next = src;
+        mti_walk_elements(t, NULL, copy_in, &next);
+    }
+    mti_observe_opaque("mt_copy_from");
+    mti_bump_version(t);
+    return MT_OK;
+}
+
 void mti_walk_elements(const mt_tensor *t, const mt_tensor *u, mti_element_visit visit,
                        void *context)
 {
