@@ -958,6 +958,7 @@ Test(contract, memory_and_scopes) { run_group(audit_memory, "memory and scopes")
 Test(contract, runtime) { run_group(audit_runtime, "runtime"); }
 Test(contract, nn) { run_group(audit_nn, "nn"); }
 Test(contract, nn_training) { run_group(audit_nn_training, "nn training"); }
+static void audit_plan(void);
 Test(contract, plan) { run_group(audit_plan, "plan"); }
 
 /* An operation given a NULL tensor keeps the error already recorded (the chain rule of error.h),

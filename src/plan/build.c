@@ -319,11 +319,13 @@ static mt_status hold_bound(builder *b)
     mt_plan *plan = b->plan;
     plan->held = mti_calloc((size_t)r->store_count + 1, sizeof *plan->held);
     plan->held_written = mti_calloc((size_t)r->store_count + 1, sizeof *plan->held_written);
-    if (!plan->held || !plan->held_written) return no_memory(b->fn);
+    plan->held_checked = mti_calloc((size_t)r->store_count + 1, sizeof *plan->held_checked);
+    if (!plan->held || !plan->held_written || !plan->held_checked) return no_memory(b->fn);
     for (int s = 0; s < r->store_count; s++) {
         if (r->stores[s].kind == MTI_STORE_TEMP) continue;
         mti_storage_retain(r->stores[s].storage);
         plan->held_written[plan->held_count] = r->stores[s].written;
+        plan->held_checked[plan->held_count] = r->stores[s].kind == MTI_STORE_BOUND;
         plan->held[plan->held_count++] = r->stores[s].storage;
     }
     plan->stats.bound_storages = plan->held_count;

@@ -92,6 +92,8 @@ struct mt_plan {
     int instr_count;
     mti_storage **held; /* bound and kept storage (one reference each) */
     bool *held_written;
+    bool *held_checked; /* existed before the step: its release since capture is an error (a
+                           kept output released by the caller is not: runs still write it) */
     int held_count;
     float *arena;
     size_t arena_capacity;

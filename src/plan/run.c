@@ -127,7 +127,7 @@ mt_status mt_plan_run(mt_plan *plan)
     if (atomic_flag_test_and_set(&plan->running))
         return mti_fail(MT_ERR_SCOPE, fn, "the plan is already running on another thread");
     for (int i = 0; i < plan->held_count; i++)
-        if (mti_storage_refs(plan->held[i]) == 1) {
+        if (plan->held_checked[i] && mti_storage_refs(plan->held[i]) == 1) {
             atomic_flag_clear(&plan->running);
             return mti_fail(MT_ERR_INVALID_ARG, fn,
                             "a tensor bound at capture (storage %d of %d) has been released since; "
@@ -157,6 +157,7 @@ void mt_plan_free(mt_plan *plan)
     for (int i = 0; i < plan->held_count; i++) mti_storage_release(plan->held[i]);
     mti_free(plan->held);
     mti_free(plan->held_written);
+    mti_free(plan->held_checked);
     if (plan->arena) mti_buffer_free(plan->arena, plan->arena_capacity);
     if (plan->tiles) mti_buffer_free(plan->tiles, plan->tiles_capacity);
     mti_free(plan);
