@@ -50,8 +50,9 @@ MT_API mt_status mt_plan_capture(mt_plan_step step, void *context, mt_plan **out
 /** Replays the captured step: MT_OK, or (nothing written) MT_ERR_NULL for NULL,
  *  MT_ERR_INVALID_ARG when a bound tensor's storage has been released since capture (the plan
  *  keeps the memory valid, but the step's data is gone), MT_ERR_SCOPE when the plan is already
- *  running on another thread. Runs on the backend current at capture. Allocates nothing except
- *  what a BLAS product needs for scratch (MT_ERR_NO_MEMORY then, with earlier writes done). */
+ *  running on another thread. Runs on the backend current at capture. Creates no tensors and
+ *  allocates no storage for values; matrix-product kernels still take their own packing scratch
+ *  per call (from the storage cache; if that fails: MT_ERR_NO_MEMORY, earlier writes done). */
 MT_API mt_status mt_plan_run(mt_plan *plan);
 
 /** Frees the plan and releases its hold on the bound storage. NULL is a no-op. */
