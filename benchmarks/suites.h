@@ -19,6 +19,7 @@
     X(matmul)           \
     X(autodiff)         \
     X(train)            \
+    X(fusion)           \
     X(contention)
 
 /* Suites left out of the default run (they run when named with --suite). */
