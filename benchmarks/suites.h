@@ -20,6 +20,7 @@
     X(autodiff)         \
     X(train)            \
     X(digits)           \
+    X(fusion)           \
     X(contention)
 
 /* Suites left out of the default run (they run when named with --suite). */

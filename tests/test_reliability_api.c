@@ -1137,6 +1137,8 @@ Test(contract, memory_and_scopes) { run_group(audit_memory, "memory and scopes")
 Test(contract, runtime) { run_group(audit_runtime, "runtime"); }
 Test(contract, nn) { run_group(audit_nn, "nn"); }
 Test(contract, nn_training) { run_group(audit_nn_training, "nn training"); }
+static void audit_plan(void);
+Test(contract, plan) { run_group(audit_plan, "plan"); }
 
 /* An operation given a NULL tensor keeps the error already recorded (the chain rule of error.h),
  * and successful calls leave a recorded error alone. */
@@ -1240,13 +1242,46 @@ static void audit_safetensors(void)
     t_violations_check("safetensors");
 }
 
+/* plan.h: NULL arguments; a step that fails hands back its own status and no plan. */
+static mt_status plan_failing_step(void *context)
+{
+    (void)context;
+    return mt_backward(NULL);
+}
+
+static void audit_plan(void)
+{
+    mt_plan *plan = (mt_plan *)&plan; /* must be overwritten with NULL */
+    EXPECT_STATUS(MT_ERR_NULL, "mt_plan_capture", mt_plan_capture(NULL, NULL, &plan));
+    EXPECT_TRUE("mt_plan_capture", plan == NULL);
+    EXPECT_STATUS(MT_ERR_NULL, "mt_plan_capture", mt_plan_capture(plan_failing_step, NULL, NULL));
+    EXPECT_STATUS(MT_ERR_NULL, "mt_plan_capture", mt_plan_capture(plan_failing_step, NULL, &plan));
+    EXPECT_TRUE("mt_plan_capture", plan == NULL);
+    EXPECT_STATUS(MT_ERR_NULL, "mt_plan_run", mt_plan_run(NULL));
+    mt_plan_stats stats;
+    mt_tensor *t = mt_zeros(MT_DIMS(2));
+    const float two[2] = {1.0f, 2.0f};
+    EXPECT_STATUS(MT_ERR_NULL, "mt_copy_from", mt_copy_from(NULL, two, 2));
+    EXPECT_STATUS(MT_ERR_NULL, "mt_copy_from", mt_copy_from(t, NULL, 2));
+    EXPECT_STATUS(MT_ERR_INVALID_ARG, "mt_copy_from", mt_copy_from(t, two, 3));
+    float kept = -1.0f;
+    mt_get(t, (const int64_t[]){1}, &kept);
+    EXPECT_TRUE("mt_copy_from", kept == 0.0f);
+    mt_release(t);
+    EXPECT_STATUS(MT_ERR_NULL, "mt_plan_get_stats", mt_plan_get_stats(NULL, &stats));
+    mt_clear_error();
+    mt_plan_free(NULL);
+    EXPECT_TRUE("mt_plan_free", mt_last_status() == MT_OK);
+    t_violations_check("plan");
+}
+
 /* Every MT_API function of the public headers is audited above. */
 Test(contract, every_public_function_is_audited)
 {
     void (*groups[])(void) = {audit_creation, audit_inspection, audit_index_helpers, audit_views,
                               audit_ops,      audit_autodiff,   audit_memory,        audit_runtime,
                               audit_nn,       audit_nn_training, audit_safetensors,
-                              audit_joins,    audit_data};
+                              audit_joins,    audit_data,        audit_plan};
     for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++) groups[i]();
     /* every header of the core library (dist.h belongs to the separate MPI library, audited by
      * its own tests) */

@@ -16,5 +16,6 @@
 #include "nn.h"
 #include "debug.h"
 #include "safetensors.h"
+#include "plan.h"
 
 #endif

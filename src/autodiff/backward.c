@@ -12,6 +12,7 @@
 #include "runtime/alloc.h"
 #include "runtime/error.h"
 #include "runtime/runtime.h"
+#include "tensor/observer.h"
 
 /* Serialises the commit of leaf gradients: passes on different threads may share a leaf. */
 static pthread_mutex_t commit_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -123,6 +124,7 @@ mt_status mt_backward(mt_tensor *t)
     mt_tensor *seed = mti_tensor_empty(fn, t->ndim, t->shape);
     if (!seed) return mt_last_status();
     seed->storage->data[0] = 1.0f;
+    mti_observe_fill(seed, 1.0f);
     return run_backward(fn, t, seed);
 }
 

@@ -18,6 +18,7 @@
 #include "autodiff/gradients.h"
 #include "kernels/dispatch.h"
 #include "runtime/error.h"
+#include "tensor/observer.h"
 
 static bool wants(const mt_tensor *t) { return t && t->requires_grad; }
 
@@ -58,6 +59,7 @@ static mt_tensor *prod_gradient(const char *fn, const mt_tensor *a_in, const mt_
         mti_unref(a);
         return NULL;
     }
+    mti_observe_opaque("the gradient of mt_prod (computed by a data-dependent loop)");
     const float *av = a->storage->data;
     float *ov = out->storage->data;
     FOR_EACH_REDUCED(a, dim, base, step, n, {
@@ -88,6 +90,7 @@ static mt_tensor *extreme_gradient(const char *fn, const mt_tensor *a_in, const 
         mti_unref(a);
         return NULL;
     }
+    mti_observe_opaque("the gradient of mt_max (the position of the maximum depends on the data)");
     const float *av = a->storage->data;
     float *ov = out->storage->data;
     FOR_EACH_REDUCED(a, dim, base, step, n, {

@@ -6,17 +6,24 @@
 #include "runtime/error.h"
 
 #include "runtime/runtime.h"
+#include "tensor/observer.h"
 
 static const mti_kernels *current(void) { return mti_kernels_of(mti_backend()); }
 
 void mti_run_map(mti_unary_op op, mti_params params, const mti_strided *out, const mti_strided *in)
 {
+    if (mti_observing())
+        mti_observe(&(mti_event){.kind = MTI_EVENT_MAP, .op = (int)op, .params = {params.p0, params.p1},
+                                 .views = 2, .view = {out, in}});
     current()->map(op, params, out, in);
 }
 
 void mti_run_zip(mti_zip_op op, mti_params params, const mti_strided *out, const mti_strided *a,
                  const mti_strided *b)
 {
+    if (mti_observing())
+        mti_observe(&(mti_event){.kind = MTI_EVENT_ZIP, .op = (int)op, .params = {params.p0, params.p1},
+                                 .views = 3, .view = {out, a, b}});
     current()->zip(op, params, out, a, b);
 }
 
@@ -28,6 +35,9 @@ void mti_run_zip3(mti_ternary_op op, mti_params params, const mti_strided *out,
 
 void mti_run_reduce(mti_reduce_op op, const mti_strided *out, const mti_strided *in, int dim)
 {
+    if (mti_observing())
+        mti_observe(&(mti_event){.kind = MTI_EVENT_REDUCE, .op = (int)op, .dim = dim, .views = 2,
+                                 .view = {out, in}});
     current()->reduce(op, out, in, dim);
 }
 
@@ -35,6 +45,9 @@ mt_status mti_run_matmul(const char *fn, const mti_strided *out, const mti_strid
                          const mti_strided *b, const mti_strided *bias, bool trans_a, bool trans_b,
                          bool accumulate)
 {
+    if (mti_observing())
+        mti_observe(&(mti_event){.kind = MTI_EVENT_MATMUL, .views = 4, .view = {out, a, b, bias},
+                                 .trans_a = trans_a, .trans_b = trans_b, .accumulate = accumulate});
     return current()->matmul(fn, out, a, b, bias, trans_a, trans_b, accumulate);
 }
 
@@ -135,7 +148,10 @@ mt_tensor *mti_reduce(const char *fn, mti_reduce_op op, const mt_tensor *a, int 
 mt_tensor *mti_scalar_tensor(const char *fn, float value)
 {
     mt_tensor *t = mti_tensor_empty(fn, 1, (const int64_t[]){1});
-    if (t) t->storage->data[0] = value;
+    if (t) {
+        t->storage->data[0] = value;
+        mti_observe_fill(t, value);
+    }
     return t;
 }
 

@@ -402,3 +402,17 @@ void mti_naive_zip3(mti_ternary_op op, mti_params params, const mti_strided *out
         run_job(op, params, mti_ternary_cost(op), mti_ternary_name(op), 4, views, zip3_items,
                 zip3_tiles, tracing);
 }
+
+/* The inner loops themselves, for a plan's fused pass (src/plan): running the very same loops on
+ * the same row segments is what makes a fused pass bitwise equal to the separate kernels. */
+void mti_naive_map_row(mti_unary_op op, mti_params params, float *o, int64_t os, const float *a,
+                       int64_t as, int64_t n)
+{
+    map_row(op, params, o, os, a, as, n);
+}
+
+void mti_naive_zip_row(mti_zip_op op, mti_params params, float *o, int64_t os, const float *a,
+                       int64_t as, const float *b, int64_t bs, int64_t n)
+{
+    zip_row(op, params, o, os, a, as, b, bs, n);
+}

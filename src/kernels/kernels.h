@@ -56,6 +56,11 @@ void mti_naive_zip(mti_zip_op op, mti_params params, const mti_strided *out, con
 void mti_naive_zip3(mti_ternary_op op, mti_params params, const mti_strided *out,
                     const mti_strided *a, const mti_strided *b, const mti_strided *c);
 void mti_naive_reduce(mti_reduce_op op, const mti_strided *out, const mti_strided *in, int dim);
+/* One row segment of map / zip: the naive kernels' inner loops (o[i*os] = f(a[i*as], ...)). */
+void mti_naive_map_row(mti_unary_op op, mti_params params, float *o, int64_t os, const float *a,
+                       int64_t as, int64_t n);
+void mti_naive_zip_row(mti_zip_op op, mti_params params, float *o, int64_t os, const float *a,
+                       int64_t as, const float *b, int64_t bs, int64_t n);
 mt_status mti_naive_matmul(const char *fn, const mti_strided *out, const mti_strided *a,
                            const mti_strided *b, const mti_strided *bias, bool trans_a,
                            bool trans_b, bool accumulate);

@@ -40,6 +40,7 @@ mt_tensor *mt_dropout(mt_tensor *x, float p, bool training, uint64_t seed)
                     .scale = p == 1.0f ? 0.0f : (float)(1.0 / (1.0 - (double)p)),
                     .key = mti_random_key(seed)};
     mti_parallel_ranges(mti_threads_for(mt_numel(mask), (int64_t)1 << 16), mt_numel(mask), mask_range, &job);
+    mti_observe_opaque("mt_dropout's random mask");
     mt_tensor *y = mt_mul(x, mask); /* gradient: mask * incoming gradient */
     mti_unref(mask);
     if (!y) mti_error_context(fn);

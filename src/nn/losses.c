@@ -110,5 +110,6 @@ mt_tensor *mt_one_hot(const int64_t *labels, int64_t n, int64_t classes)
     mt_tensor *t = mti_tensor_zeros(fn, 2, shape);
     if (!t) return NULL;
     for (int64_t i = 0; i < n; i++) mti_tensor_data(t)[i * classes + labels[i]] = 1.0f;
+    mti_observe_opaque("mt_one_hot (build targets before capture)");
     return mti_track(fn, t);
 }

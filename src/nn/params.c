@@ -11,6 +11,7 @@
 #include "runtime/random.h"
 #include "runtime/runtime.h"
 #include "tensor/tensor_internal.h"
+#include "tensor/update.h"
 
 /* Makes room for `extra` more parameters, so that many mt_params_add calls cannot fail. */
 static mt_status params_reserve(const char *fn, mt_params *params, int extra)
@@ -137,31 +138,20 @@ void mt_linear_layer_free(mt_linear_layer *layer)
     layer->weight = layer->bias = NULL;
 }
 
-typedef struct sgd_job {
-    float *p;
-    const float *g;
-    float rate;
-} sgd_job;
-
-static void sgd_range(void *context, int64_t begin, int64_t end)
+/* p -= rate * g over one run of elements (the context is the rate). The same function runs
+ * eagerly and in a plan's replay, so both round identically. */
+static void sgd_run(void *context, int64_t first, int64_t n, float *restrict p, int64_t ps,
+                    const float *restrict g, int64_t gs)
 {
-    const sgd_job *job = context;
-    float *restrict p = job->p;
-    const float *restrict g = job->g;
-    const float rate = job->rate;
+    (void)first;
+    const float rate = *(const float *)context;
+    if (ps == 1 && gs == 1) {
 #pragma omp simd
-    for (int64_t i = begin; i < end; i++) p[i] -= rate * g[i];
+        for (int64_t i = 0; i < n; i++) p[i] -= rate * g[i];
+    } else {
+        for (int64_t i = 0; i < n; i++) p[i * ps] -= rate * g[i * gs];
+    }
 }
-
-/* p -= rate * g over contiguous data, in place. */
-static void sgd_update(float *p, const float *g, int64_t n, float rate)
-{
-    sgd_job job = {p, g, rate};
-    mti_parallel_ranges(mti_threads_for(n, 1 << 16), n, sgd_range, &job);
-}
-
-/* One element of p -= rate * g for a parameter that is a strided view. */
-static void sgd_element(float *p, float *g, void *context) { *p -= *(const float *)context * *g; }
 
 mt_status mt_sgd_step(const mt_params *params, float rate)
 {
@@ -172,11 +162,7 @@ mt_status mt_sgd_step(const mt_params *params, float rate)
         mt_tensor *p = params->items[i];
         const mt_tensor *g = mti_tensor_grad(p);
         if (!g) continue;
-        if (mt_is_contiguous(p) && mt_is_contiguous(g))
-            sgd_update(mti_tensor_data(p), mti_tensor_data(g), mt_numel(p), rate);
-        else
-            mti_walk_elements(p, g, sgd_element, &rate);
-        mti_bump_version(p);
+        mti_update_param_replayable(p, g, sgd_run, &rate, sizeof rate);
         mt_zero_grad(p);
     }
     return MT_OK;

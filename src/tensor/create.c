@@ -6,6 +6,7 @@
 #include "runtime/error.h"
 #include "runtime/random.h"
 #include "runtime/runtime.h"
+#include "tensor/observer.h"
 #include "tensor/tensor_impl.h"
 
 typedef struct fill_job {
@@ -53,6 +54,7 @@ mt_tensor *mti_tensor_full(const char *fn, int ndim, const int64_t *shape, float
         memset(t->storage->data, 0, (size_t)t->numel * sizeof(float));
     else
         fill(t->storage->data, t->numel, value);
+    mti_observe_fill(t, value);
     return t;
 }
 
@@ -77,6 +79,7 @@ mt_tensor *mt_from_data(int ndim, const int64_t *shape, const float *data)
     mt_tensor *t = mti_tensor_empty("mt_from_data", ndim, shape);
     if (!t) return NULL;
     memcpy(t->storage->data, data, (size_t)t->numel * sizeof(float));
+    mti_observe_opaque("mt_from_data (create input tensors before capture and write new data into them)");
     return mti_track("mt_from_data", t);
 }
 
@@ -93,6 +96,7 @@ mt_tensor *mti_tensor_uniform(const char *fn, int ndim, const int64_t *shape, fl
     fill_job job = {.data = t->storage->data, .low = low, .high = high,
                     .span = (double)high - (double)low, .key = mti_random_key(seed)};
     mti_parallel_ranges(mti_threads_for(t->numel, (int64_t)1 << 18), t->numel, uniform_range, &job);
+    mti_observe_opaque("a random fill (mt_rand / mt_rand_uniform)");
     return t;
 }
 

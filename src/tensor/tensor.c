@@ -7,6 +7,7 @@
 #include "minitorch/scope.h"
 #include "runtime/alloc.h"
 #include "runtime/error.h"
+#include "tensor/observer.h"
 #include "tensor/tensor_impl.h"
 
 /* ---- storage ---- */
@@ -23,15 +24,31 @@ static mti_storage *storage_new(int64_t numel)
     atomic_init(&s->refcount, 1);
     atomic_init(&s->version, 0);
     s->numel = numel;
+    mti_observe_storage(MTI_EVENT_STORAGE_NEW, s);
     return s;
 }
 
 static void storage_unref(mti_storage *s)
 {
     if (atomic_fetch_sub_explicit(&s->refcount, 1, memory_order_acq_rel) == 1) {
+        mti_observe_storage(MTI_EVENT_STORAGE_FREE, s);
         mti_buffer_free(s->data, s->capacity);
         mti_free(s);
     }
+}
+
+void mti_storage_retain(mti_storage *s)
+{
+    atomic_fetch_add_explicit(&s->refcount, 1, memory_order_relaxed);
+}
+
+void mti_storage_release(mti_storage *s) { storage_unref(s); }
+
+int mti_storage_refs(const mti_storage *s) { return atomic_load(&s->refcount); }
+
+void mti_storage_bump_version(mti_storage *s)
+{
+    atomic_fetch_add_explicit(&s->version, 1, memory_order_relaxed);
 }
 
 /* ---- tensor objects ---- */
@@ -76,7 +93,10 @@ mt_tensor *mti_tensor_empty(const char *fn, int ndim, const int64_t *shape)
 mt_tensor *mti_tensor_zeros(const char *fn, int ndim, const int64_t *shape)
 {
     mt_tensor *t = mti_tensor_empty(fn, ndim, shape);
-    if (t) memset(t->storage->data, 0, (size_t)t->numel * sizeof(float));
+    if (t) {
+        memset(t->storage->data, 0, (size_t)t->numel * sizeof(float));
+        mti_observe_fill(t, 0.0f);
+    }
     return t;
 }
 
@@ -204,6 +224,7 @@ mt_status mt_release(mt_tensor *t)
 mti_strided mti_strided_of(const mt_tensor *t)
 {
     mti_strided v;
+    mti_observe_storage(MTI_EVENT_STORAGE_SEEN, t->storage);
     v.data = mti_data(t);
     v.ndim = t->ndim;
     memcpy(v.shape, t->shape, sizeof v.shape);
@@ -214,6 +235,7 @@ mti_strided mti_strided_of(const mt_tensor *t)
 mti_strided mti_strided_expanded(const mt_tensor *t, int ndim, const int64_t *shape)
 {
     mti_strided v;
+    mti_observe_storage(MTI_EVENT_STORAGE_SEEN, t->storage);
     v.data = mti_data(t);
     v.ndim = ndim;
     int lead = ndim - t->ndim;
@@ -305,6 +327,7 @@ mt_status mt_set(mt_tensor *t, const int64_t *index, float value)
                         "the tensor is a leaf that requires grad; writing into it would bypass "
                         "autodiff (use no-grad mode)");
     t->storage->data[p] = value;
+    mti_observe_opaque("mt_set");
     mti_bump_version(t);
     return MT_OK;
 }

@@ -72,4 +72,10 @@ mti_strided mti_strided_of(const mt_tensor *t);
 /* The view of `t` broadcast to (ndim, shape) by zero strides; the shapes must be compatible. */
 mti_strided mti_strided_expanded(const mt_tensor *t, int ndim, const int64_t *shape);
 
+/* ---- storage held directly (a captured plan binds storage, not tensor objects) ---- */
+void mti_storage_retain(mti_storage *s);
+void mti_storage_release(mti_storage *s);
+int mti_storage_refs(const mti_storage *s);
+void mti_storage_bump_version(mti_storage *s);
+
 #endif

@@ -75,4 +75,8 @@ bool mti_exclusive_dense(const mt_tensor *t);
  * NULL. */
 mt_tensor *mti_track(const char *fn, mt_tensor *t);
 
+/* Reports to a capturing observer (tensor/observer.h) a write into tensor data that a plan
+ * cannot replay, named by `what`: the capture then fails with that name. No-op otherwise. */
+void mti_observe_opaque(const char *what);
+
 #endif

@@ -5,6 +5,7 @@
 #define MTI_TENSOR_UPDATE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "tensor/tensor_internal.h"
@@ -27,6 +28,17 @@ bool mti_writable_layout(const mt_tensor *t);
  * mti_writable_layout. Allocates nothing and cannot fail. */
 void mti_update_param(mt_tensor *target, const mt_tensor *source, mti_update_run run,
                       void *context);
+
+/* mti_update_param for an update that a capture (src/plan) may replay: `context` is plain data
+ * of `context_bytes` (at most 32) that `run` only reads, so a copy replays it. */
+void mti_update_param_replayable(mt_tensor *target, const mt_tensor *source, mti_update_run run,
+                                 const void *context, size_t context_bytes);
+
+/* The walk of mti_update_param over kernel views (source NULL or of the target's shape), without
+ * version bookkeeping: the replay of a captured update. */
+struct mti_strided;
+void mti_update_views(const struct mti_strided *target, const struct mti_strided *source,
+                      mti_update_run run, void *context);
 
 /* The same walk read-only, on the calling thread, in row-major order (for reductions that must
  * not depend on the thread count). */

@@ -1,0 +1,172 @@
+/* Replaying a plan: kernel calls straight to the captured backend's functions, fused groups as
+ * one tiled pass (each op's own loops over each row segment, intermediates in tile buffers). */
+#include <stdio.h>
+#include <string.h>
+
+#include "plan/plan_internal.h"
+#include "runtime/alloc.h"
+#include "runtime/error.h"
+#include "runtime/runtime.h"
+
+/* Below this much work per thread a parallel region costs more than it saves (as the kernels). */
+#define WORK_PER_THREAD 65536
+
+typedef struct fused_job {
+    const mt_plan *plan;
+    const mti_instr *in;
+    int chunks;
+} fused_job;
+
+/* Items of chunk `k`: chunks depend on the thread count, items (and so each element's
+ * instructions) do not. */
+static void run_item(const mti_instr *in, float *tiles, int64_t item)
+{
+    for (int i = 0; i < in->op_count; i++) {
+        const mti_fused_op *op = &in->ops[i];
+        const mti_layout *l = &op->layout;
+        mti_cursor c;
+        mti_cursor_seek(l, &c, item);
+        const int64_t n = mti_cursor_length(l, &c);
+        float *p[3];
+        int64_t s[3];
+        const int count = op->zip ? 3 : 2;
+        for (int k = 0; k < count; k++) {
+            if (op->slot[k] >= 0) {
+                p[k] = tiles + op->slot[k] * in->tile_len;
+                s[k] = 1;
+            } else {
+                p[k] = mti_cursor_ptr(l, &c, k);
+                s[k] = l->strides[k][l->ndim - 1];
+            }
+        }
+        if (op->zip)
+            mti_naive_zip_row((mti_zip_op)op->op, op->params, p[0], s[0], p[1], s[1], p[2], s[2], n);
+        else
+            mti_naive_map_row((mti_unary_op)op->op, op->params, p[0], s[0], p[1], s[1], n);
+    }
+}
+
+static void fused_chunks(void *context, int64_t begin, int64_t end)
+{
+    const fused_job *job = context;
+    const mti_instr *in = job->in;
+    for (int64_t k = begin; k < end; k++) {
+        float *tiles = job->plan->tiles + k * job->plan->tile_floats_per_thread;
+        const int64_t first = in->items * k / job->chunks, last = in->items * (k + 1) / job->chunks;
+        for (int64_t item = first; item < last; item++) run_item(in, tiles, item);
+    }
+}
+
+static void run_fused(const mt_plan *plan, const mti_instr *in)
+{
+    const bool tracing = mti_tracing();
+    const double start = tracing ? mti_now_us() : 0;
+    int threads = mti_threads_for(in->work, WORK_PER_THREAD);
+    if (threads > plan->tile_threads) threads = plan->tile_threads;
+    if (threads > in->items) threads = (int)in->items;
+    if (threads < 1) threads = 1;
+    fused_job job = {plan, in, threads};
+    mti_parallel_ranges(threads, threads, fused_chunks, &job);
+    if (tracing) {
+        char shape[MTI_SHAPE_TEXT], text[MTI_SHAPE_TEXT + 32];
+        const mti_layout *l = &in->ops[0].layout;
+        mti_format_shape(shape, sizeof shape, l->ndim, l->shape);
+        snprintf(text, sizeof text, "items=%lld,layout=%s", (long long)in->items, shape);
+        mti_trace_record(in->name, "fused", text, threads, mti_now_us() - start);
+    }
+}
+
+static void fill_run(void *context, int64_t first, int64_t n, float *target, int64_t ts,
+                     const float *source, int64_t ss)
+{
+    (void)first;
+    (void)source;
+    (void)ss;
+    const float value = *(const float *)context;
+    for (int64_t i = 0; i < n; i++) target[i * ts] = value;
+}
+
+static mt_status run_kernel(const mt_plan *plan, const mti_instr *in)
+{
+    const mti_rec_call *c = &in->call;
+    const mti_strided *v = in->view;
+    switch (c->kind) {
+    case MTI_EVENT_MAP:
+        plan->kernels->map((mti_unary_op)c->op, c->params, &v[0], &v[1]);
+        return MT_OK;
+    case MTI_EVENT_ZIP:
+        plan->kernels->zip((mti_zip_op)c->op, c->params, &v[0], &v[1], &v[2]);
+        return MT_OK;
+    case MTI_EVENT_REDUCE:
+        plan->kernels->reduce((mti_reduce_op)c->op, &v[0], &v[1], c->dim);
+        return MT_OK;
+    case MTI_EVENT_MATMUL:
+        return plan->kernels->matmul("mt_plan_run", &v[0], &v[1], &v[2],
+                                     in->has_view[3] ? &v[3] : NULL, c->trans_a, c->trans_b,
+                                     c->accumulate);
+    case MTI_EVENT_FILL: {
+        float value = c->value;
+        mti_update_views(&v[0], NULL, fill_run, &value);
+        return MT_OK;
+    }
+    case MTI_EVENT_UPDATE: {
+        unsigned char context[MTI_UPDATE_CONTEXT_BYTES];
+        memcpy(context, c->context, sizeof context);
+        mti_update_views(&v[0], in->has_view[1] ? &v[1] : NULL, c->update, context);
+        return MT_OK;
+    }
+    default:
+        return mti_fail(MT_ERR_INVALID_ARG, "mt_plan_run", "unknown instruction %d", (int)c->kind);
+    }
+}
+
+mt_status mt_plan_run(mt_plan *plan)
+{
+    static const char fn[] = "mt_plan_run";
+    if (!plan) return mti_fail_null(fn, "plan");
+    if (atomic_flag_test_and_set(&plan->running))
+        return mti_fail(MT_ERR_SCOPE, fn, "the plan is already running on another thread");
+    for (int i = 0; i < plan->held_count; i++)
+        if (plan->held_checked[i] && mti_storage_refs(plan->held[i]) == 1) {
+            atomic_flag_clear(&plan->running);
+            return mti_fail(MT_ERR_INVALID_ARG, fn,
+                            "a tensor bound at capture (storage %d of %d) has been released since; "
+                            "capture again", i + 1, plan->held_count);
+        }
+    mt_status status = MT_OK;
+    for (int i = 0; i < plan->instr_count && status == MT_OK; i++) {
+        const mti_instr *in = &plan->instrs[i];
+        if (in->kind == MTI_INSTR_FUSED) run_fused(plan, in);
+        else status = run_kernel(plan, in);
+    }
+    for (int i = 0; i < plan->held_count; i++)
+        if (plan->held_written[i]) mti_storage_bump_version(plan->held[i]);
+    atomic_flag_clear(&plan->running);
+    return status;
+}
+
+void mt_plan_free(mt_plan *plan)
+{
+    if (!plan) return;
+    if (plan->instrs)
+        for (int i = 0; i < plan->instr_count; i++) {
+            mti_free(plan->instrs[i].ops);
+            mti_free(plan->instrs[i].name);
+        }
+    mti_free(plan->instrs);
+    for (int i = 0; i < plan->held_count; i++) mti_storage_release(plan->held[i]);
+    mti_free(plan->held);
+    mti_free(plan->held_written);
+    mti_free(plan->held_checked);
+    if (plan->arena) mti_buffer_free(plan->arena, plan->arena_capacity);
+    if (plan->tiles) mti_buffer_free(plan->tiles, plan->tiles_capacity);
+    mti_free(plan);
+}
+
+mt_status mt_plan_get_stats(const mt_plan *plan, mt_plan_stats *stats)
+{
+    if (!plan) return mti_fail_null("mt_plan_get_stats", "plan");
+    if (!stats) return mti_fail_null("mt_plan_get_stats", "stats");
+    *stats = plan->stats;
+    return MT_OK;
+}

@@ -1,0 +1,67 @@
+/* Observing what a step does, for capture into a plan (src/plan). A thread may install one
+ * observer; while it is set, the layers report to it every storage allocation and release, every
+ * kernel call (from kernels/dispatch.c), every write into tensor data made outside the kernels
+ * (fills, parameter updates) and, by name, any write that cannot be replayed. Other threads are
+ * unaffected (the observer is thread-local), and without an observer each report is one
+ * thread-local load and a branch. */
+#ifndef MTI_TENSOR_OBSERVER_H
+#define MTI_TENSOR_OBSERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "tensor/tensor_impl.h"
+#include "tensor/update.h"
+
+typedef enum mti_event_kind {
+    MTI_EVENT_STORAGE_NEW,  /* storage allocated */
+    MTI_EVENT_STORAGE_FREE, /* storage about to be released */
+    MTI_EVENT_STORAGE_SEEN, /* a kernel view of this storage was made (binds pre-existing storage) */
+    MTI_EVENT_MAP,
+    MTI_EVENT_ZIP,
+    MTI_EVENT_REDUCE,
+    MTI_EVENT_MATMUL,
+    MTI_EVENT_FILL,   /* every element of view[0] set to `value` */
+    MTI_EVENT_UPDATE, /* update(context, ...) over view[0] (target) and view[1] (source or none) */
+    MTI_EVENT_OPAQUE  /* a write that cannot be replayed: `what` names it */
+} mti_event_kind;
+
+#define MTI_UPDATE_CONTEXT_BYTES 32
+
+typedef struct mti_event {
+    mti_event_kind kind;
+    const mti_storage *storage; /* STORAGE_* */
+    int op;                     /* MAP/ZIP/REDUCE op, REDUCE dim in `dim` */
+    int dim;
+    float params[2];
+    int views;                      /* used entries of view[] */
+    const mti_strided *view[4];     /* out first; matmul: out, a, b, bias (or NULL) */
+    bool trans_a, trans_b, accumulate;
+    float value;                    /* FILL */
+    mti_update_run update;          /* UPDATE */
+    unsigned char context[MTI_UPDATE_CONTEXT_BYTES];
+    bool has_source;
+    const char *what;               /* OPAQUE */
+} mti_event;
+
+typedef void (*mti_observer_fn)(void *self, const mti_event *event);
+
+/* Installs (or with fn NULL removes) this thread's observer. */
+void mti_observer_set(mti_observer_fn fn, void *self);
+
+extern _Thread_local mti_observer_fn mti_observer_current;
+extern _Thread_local void *mti_observer_self;
+
+static inline bool mti_observing(void) { return mti_observer_current != NULL; }
+
+static inline void mti_observe(const mti_event *event)
+{
+    if (mti_observer_current) mti_observer_current(mti_observer_self, event);
+}
+
+/* Convenience reporters (no-ops without an observer); mti_observe_opaque is declared in
+ * tensor_internal.h for the nn layer. */
+void mti_observe_storage(mti_event_kind kind, const mti_storage *s);
+void mti_observe_fill(const mt_tensor *t, float value);
+
+#endif
