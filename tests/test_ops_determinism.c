@@ -233,7 +233,13 @@ Test(determinism, zip_minimum) { check_zip("minimum", "minimum", mt_minimum, -3,
 
 /* The three-input kernel: where (a condition from a comparison, so both sides are chosen) and
  * the gradient kernels of pow, maximum and minimum, through a backward pass on leaf aliases. */
-static mt_tensor *where_lt(mt_tensor *a, mt_tensor *b) { return mt_where(mt_lt(a, b), a, b); }
+static mt_tensor *where_lt(mt_tensor *a, mt_tensor *b)
+{
+    mt_tensor *condition = mt_lt(a, b);
+    mt_tensor *result = mt_where(condition, a, b);
+    mt_release(condition);
+    return result;
+}
 
 static mt_tensor *grad_of_first(mt_tensor *(*fn)(mt_tensor *, mt_tensor *), mt_tensor *a,
                                 mt_tensor *b, bool of_b)

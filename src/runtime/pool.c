@@ -22,6 +22,8 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
 #include <stdint.h>
 
 #include "runtime/runtime.h"
@@ -172,8 +174,20 @@ static void after_fork_in_child(void)
 static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 static void register_fork_handler(void) { pthread_atfork(NULL, NULL, after_fork_in_child); }
 
+/* MINITORCH_ADAPTIVE_THREADS=0 turns the back-off off: every job uses the thread count it asks
+ * for (for measurements and for tests that must run multi-threaded on a loaded machine). */
+static bool adaptive = true;
+static pthread_once_t adaptive_once = PTHREAD_ONCE_INIT;
+static void read_adaptive(void)
+{
+    const char *value = getenv("MINITORCH_ADAPTIVE_THREADS");
+    adaptive = !(value && strcmp(value, "0") == 0);
+}
+
 int mti_thread_limit(int threads)
 {
+    pthread_once(&adaptive_once, read_adaptive);
+    if (!adaptive) return threads;
     int cap = atomic_load_explicit(&limit, memory_order_relaxed);
     if (cap <= 0 || cap >= threads) return threads;
     if (mti_now_us() >= atomic_load_explicit(&probe_at_us, memory_order_relaxed)) return threads;
