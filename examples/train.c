@@ -18,7 +18,7 @@ typedef struct options {
     uint64_t seed;
     const char *backend, *csv;
     int threads, log_every;
-    bool distributed;
+    bool distributed, compile;
 } options;
 
 static void usage(FILE *out)
@@ -40,6 +40,8 @@ static void usage(FILE *out)
             "  --distributed    data-parallel over MPI: run as `mpirun -np N minitorch-train\n"
             "                   --distributed ...`; each rank takes its part of every batch,\n"
             "                   gradients are averaged; rank 0 prints (needs the MPI build)\n"
+            "  --compile        capture one training step and replay it fused (plan.h) for every\n"
+            "                   full batch: the same parameters, less per-step overhead\n"
             "  --help           this text\n"
             "Prints a line every N epochs (epoch, loss, correct/total, seconds per epoch), and a\n"
             "summary with the median and mean time per epoch after the first.\n");
@@ -63,12 +65,16 @@ static int parse_int(const char *text, int64_t min, int64_t *out)
 
 static int parse(int argc, char **argv, options *o)
 {
-    *o = (options){MT_DATASET_SPLIT, 50, 100, 500, 10, 0.05f, 1, NULL, NULL, 0, 10, false};
+    *o = (options){MT_DATASET_SPLIT, 50, 100, 500, 10, 0.05f, 1, NULL, NULL, 0, 10, false, false};
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         if (strcmp(arg, "--help") == 0) {
             usage(stdout);
             exit(0);
+        }
+        if (strcmp(arg, "--compile") == 0) {
+            o->compile = true;
+            continue;
         }
         if (strcmp(arg, "--distributed") == 0) {
             o->distributed = true;
@@ -173,7 +179,7 @@ int main(int argc, char **argv)
     if (o.distributed && !quiet) printf("distributed: %d ranks (MPI)\n", train_dist_size());
 
     const int tty = isatty(fileno(stderr));
-    mt_train_options train = {o.rate, o.batch, o.seed};
+    mt_train_options train = {o.rate, o.batch, o.seed, o.compile};
     double *seconds = malloc(sizeof *seconds * (size_t)o.epochs);
     long rss_epoch10 = 0;
     int64_t correct = 0;

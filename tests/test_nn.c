@@ -245,7 +245,7 @@ static double train(mt_dataset_kind kind, int64_t hidden, int64_t epochs, int64_
     mt_mlp model;
     cr_assert_eq(mt_dataset_make(&data, kind, 50, 3), MT_OK);
     cr_assert_eq(mt_mlp_init(&model, 2, hidden, 11), MT_OK);
-    mt_train_options options = {rate, batch, 5};
+    mt_train_options options = {rate, batch, 5, false};
     mt_epoch_result r = {0};
     for (int64_t e = 1; e <= epochs; e++) {
         cr_assert_eq(mt_mlp_train_epoch(&model, &data, &options, e, &r), MT_OK, "%s", mt_last_error());
@@ -295,7 +295,7 @@ Test(training, memory_stays_flat)
     mt_mlp model;
     cr_assert_eq(mt_dataset_make(&data, MT_DATASET_SPLIT, 50, 3), MT_OK);
     cr_assert_eq(mt_mlp_init(&model, 2, 20, 1), MT_OK);
-    mt_train_options options = {0.05f, 10, 1};
+    mt_train_options options = {0.05f, 10, 1, false};
     mt_epoch_result r;
     mt_memory_stats at10 = {0}, at100;
     for (int64_t e = 1; e <= 100; e++) {
@@ -319,7 +319,7 @@ Test(training, errors)
     mt_scope s = mt_scope_begin();
     cr_assert_eq(mt_dataset_make(&data, MT_DATASET_SPLIT, 20, 3), MT_OK);
     cr_assert_eq(mt_mlp_init(&model, 2, 4, 1), MT_OK);
-    mt_train_options bad = {0.0f, 10, 1};
+    mt_train_options bad = {0.0f, 10, 1, false};
     mt_clear_error();
     cr_assert_eq(mt_mlp_train_epoch(&model, &data, &bad, 1, &r), MT_ERR_INVALID_ARG);
     t_expect_error(MT_ERR_INVALID_ARG, "mt_mlp_train_epoch");

@@ -485,3 +485,42 @@ Test(plan, allocation_failures_during_capture_fail_cleanly)
     }
     cr_assert_gt(failures, 10);
 }
+
+/* mt_mlp_train_epoch with options.compile: the captured step replayed for every full batch (the
+ * last, partial one eager) gives bitwise the parameters and losses of the eager epochs. */
+static void train_mlp(bool compile, int epochs, float *params, double *losses)
+{
+    mt_dataset data;
+    cr_assert_eq(mt_dataset_make(&data, MT_DATASET_XOR, 53, 4), MT_OK);
+    mt_mlp model;
+    cr_assert_eq(mt_mlp_init(&model, 2, 16, 7), MT_OK);
+    mt_train_options options = {.rate = 0.1f, .batch = 10, .seed = 2, .compile = compile};
+    for (int e = 0; e < epochs; e++) {
+        mt_epoch_result result;
+        cr_assert_eq(mt_mlp_train_epoch(&model, &data, &options, e, &result), MT_OK, "%s",
+                     mt_last_error());
+        cr_assert_eq(result.steps, 6);
+        losses[e] = result.loss;
+    }
+    int64_t n = 0;
+    for (int i = 0; i < model.params.count; i++) {
+        int64_t k = mt_numel(model.params.items[i]);
+        cr_assert_eq(mt_copy_to(model.params.items[i], params + n, k), MT_OK);
+        n += k;
+    }
+    cr_assert_eq(n, 2 * 16 + 16 + 16 * 16 + 16 + 16 + 1);
+    mt_mlp_free(&model);
+    mt_dataset_free(&data);
+}
+
+Test(plan, compiled_mlp_epochs_match_eager_bitwise)
+{
+    enum { EPOCHS = 4, PARAMS = 2 * 16 + 16 + 16 * 16 + 16 + 16 + 1 };
+    t_use_backend(0);
+    float eager[PARAMS], compiled[PARAMS];
+    double eager_loss[EPOCHS], compiled_loss[EPOCHS];
+    train_mlp(false, EPOCHS, eager, eager_loss);
+    train_mlp(true, EPOCHS, compiled, compiled_loss);
+    cr_assert(memcmp(eager, compiled, sizeof eager) == 0, "parameters differ");
+    for (int e = 0; e < EPOCHS; e++) cr_assert_eq(eager_loss[e], compiled_loss[e], "epoch %d", e);
+}

@@ -331,9 +331,12 @@ MT_API const char *mt_dataset_kind_name(mt_dataset_kind kind);
 /* ---- MiniTorch Task 3.5: network and training loop ---- */
 
 /** in -> hidden -> hidden -> 1 with ReLU, ReLU, sigmoid. */
+typedef struct mt_mlp_compiled mt_mlp_compiled; /* a captured training step (private) */
+
 typedef struct mt_mlp {
     mt_linear_layer layer1, layer2, layer3;
     mt_params params;
+    mt_mlp_compiled *compiled; /* set by mt_mlp_train_epoch with options.compile; freed by mt_mlp_free */
 } mt_mlp;
 
 /** Creates the three layers (weights uniform in [-0.5, 0.5), biases 0.1) from `seed`; their
@@ -349,6 +352,8 @@ typedef struct mt_train_options {
     float rate;     /* SGD learning rate (MiniTorch: 0.05) */
     int64_t batch;  /* points per step; <= 0 means the whole dataset */
     uint64_t seed;  /* shuffling */
+    bool compile;   /* capture the step once (plan.h) and replay it fused for every full batch;
+                       the same parameters as the eager epoch, bitwise on the naive backend */
 } mt_train_options;
 
 typedef struct mt_epoch_result {

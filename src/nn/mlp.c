@@ -7,6 +7,7 @@
 #include "minitorch/scope.h"
 #include "minitorch/nn.h"
 #include "minitorch/ops.h"
+#include "minitorch/plan.h"
 #include "runtime/alloc.h"
 #include "runtime/error.h"
 #include "runtime/random.h"
@@ -33,9 +34,13 @@ mt_status mt_mlp_init(mt_mlp *model, int64_t in, int64_t hidden, uint64_t seed)
     return status;
 }
 
+static void compiled_free(mt_mlp_compiled *c);
+
 void mt_mlp_free(mt_mlp *model)
 {
     if (!model) return;
+    compiled_free(model->compiled);
+    model->compiled = NULL;
     mt_linear_layer_free(&model->layer1);
     mt_linear_layer_free(&model->layer2);
     mt_linear_layer_free(&model->layer3);
@@ -94,6 +99,83 @@ static void gather(const mt_dataset *data, const int64_t *order, int64_t first, 
     }
 }
 
+/* ---- the compiled step: captured once per batch size, replayed with new batch contents ---- */
+
+struct mt_mlp_compiled {
+    mt_plan *plan;
+    mt_tensor *x, *y, *loss; /* bound: batch inputs (written before each run) and the loss */
+    int64_t batch;
+    float rate;
+};
+
+typedef struct step_context {
+    mt_mlp *model;
+    mt_mlp_compiled *c;
+} step_context;
+
+/* One eager training step on the bound batch tensors; what mt_plan_capture records. */
+static mt_status training_step(void *context)
+{
+    step_context *sc = context;
+    mt_scope s = mt_scope_begin();
+    mt_tensor *loss = mt_loss_nll_sigmoid(mt_mlp_forward(sc->model, sc->c->x), sc->c->y);
+    mt_status status = loss ? mt_backward(loss) : mt_last_status();
+    if (status == MT_OK) status = mt_sgd_step(&sc->model->params, sc->c->rate);
+    if (status == MT_OK) sc->c->loss = mt_retain(loss); /* kept: the plan rewrites it every run */
+    mt_scope_end(s);
+    return status;
+}
+
+static void compiled_free(mt_mlp_compiled *c)
+{
+    if (!c) return;
+    mt_plan_free(c->plan);
+    mt_release(c->x);
+    mt_release(c->y);
+    mt_release(c->loss);
+    mti_free(c);
+}
+
+/* Runs one step on the batch (x, y): by replaying the model's plan, capturing it first (the
+ * capture is itself the step) when there is none for this batch size and rate. */
+static mt_status compiled_step(const char *fn, mt_mlp *model, float rate, const float *x,
+                               const float *y, int64_t batch, double *loss)
+{
+    mt_mlp_compiled *c = model->compiled;
+    if (c && (c->batch != batch || c->rate != rate)) {
+        compiled_free(c);
+        model->compiled = c = NULL;
+    }
+    if (!c) {
+        c = mti_calloc(1, sizeof *c);
+        if (!c) return mti_fail(MT_ERR_NO_MEMORY, fn, "cannot allocate the compiled step");
+        c->batch = batch;
+        c->rate = rate;
+        c->x = mt_from_data(MT_DIMS(batch, 2), x);
+        c->y = mt_from_data(MT_DIMS(batch, 1), y);
+        step_context sc = {model, c};
+        mt_status status = c->x && c->y ? mt_plan_capture(training_step, &sc, &c->plan)
+                                        : mt_last_status();
+        if (status != MT_OK) {
+            compiled_free(c);
+            mti_error_context(fn);
+            return status;
+        }
+        model->compiled = c;
+        *loss = mt_item(c->loss);
+        return MT_OK;
+    }
+    mt_status status = mt_copy_from(c->x, x, batch * 2);
+    if (status == MT_OK) status = mt_copy_from(c->y, y, batch);
+    if (status == MT_OK) status = mt_plan_run(c->plan);
+    if (status != MT_OK) {
+        mti_error_context(fn);
+        return status;
+    }
+    *loss = mt_item(c->loss);
+    return MT_OK;
+}
+
 mt_status mt_mlp_train_epoch(mt_mlp *model, const mt_dataset *data,
                              const mt_train_options *options, int64_t epoch,
                              mt_epoch_result *result)
@@ -134,6 +216,15 @@ mt_status mt_mlp_train_epoch(mt_mlp *model, const mt_dataset *data,
     for (int64_t first = 0; first < n && status == MT_OK; first += batch) {
         int64_t count = n - first < batch ? n - first : batch;
         gather(data, order, first, count, x, y);
+        if (options->compile && count == batch) { /* full batches replay the captured step */
+            double loss = 0.0;
+            status = compiled_step(fn, model, options->rate, x, y, batch, &loss);
+            if (status == MT_OK) {
+                loss_sum += loss;
+                steps++;
+            }
+            continue;
+        }
         mt_scope s;
         if (!mti_composite_begin(fn, &s)) {
             status = MT_ERR_NO_MEMORY;
