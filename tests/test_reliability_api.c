@@ -1018,6 +1018,30 @@ static void audit_nn(void)
 
 /* ==== nn: optimisers, schedules, init, dropout ==== */
 
+/* Layer norm and embedding: NULLs, bad shapes, uninitialised layers. */
+static void audit_nn_layers(void)
+{
+    mt_tensor *x = arange(MT_DIMS(2, 3));
+    EXPECT_NULL(MT_ERR_NULL, "mt_layer_norm", mt_layer_norm(NULL, 1, NULL, NULL, 1e-5f));
+    EXPECT_NULL(MT_ERR_SHAPE, "mt_layer_norm", mt_layer_norm(x, 0, NULL, NULL, 1e-5f));
+    EXPECT_NULL(MT_ERR_INVALID_ARG, "mt_layer_norm", mt_layer_norm(x, 1, NULL, NULL, NAN));
+    EXPECT_STATUS(MT_ERR_NULL, "mt_layer_norm_layer_init", mt_layer_norm_layer_init(NULL, 3, NULL));
+    mt_layer_norm_layer ln = {0};
+    EXPECT_STATUS(MT_ERR_SHAPE, "mt_layer_norm_layer_init", mt_layer_norm_layer_init(&ln, -1, NULL));
+    EXPECT_NULL(MT_ERR_NULL, "mt_layer_norm_layer_forward", mt_layer_norm_layer_forward(&ln, x));
+    mt_layer_norm_layer_free(NULL);
+    EXPECT_TRUE("mt_layer_norm_layer_free", ln.weight == NULL);
+    mt_embedding_layer emb = {0};
+    EXPECT_STATUS(MT_ERR_NULL, "mt_embedding_layer_init", mt_embedding_layer_init(NULL, 3, 2, 1, NULL));
+    EXPECT_STATUS(MT_ERR_SHAPE, "mt_embedding_layer_init", mt_embedding_layer_init(&emb, 0, 2, 1, NULL));
+    EXPECT_NULL(MT_ERR_NULL, "mt_embedding_layer_forward",
+                mt_embedding_layer_forward(&emb, 1, (const int64_t[]){0}));
+    mt_embedding_layer_free(NULL);
+    EXPECT_TRUE("mt_embedding_layer_free", emb.weight == NULL);
+    mt_release(x);
+    t_violations_check("nn layers");
+}
+
 static void audit_nn_training(void)
 {
     mt_tensor *t = arange(MT_DIMS(2, 2));
@@ -1281,7 +1305,8 @@ Test(contract, every_public_function_is_audited)
     void (*groups[])(void) = {audit_creation, audit_inspection, audit_index_helpers, audit_views,
                               audit_ops,      audit_autodiff,   audit_memory,        audit_runtime,
                               audit_nn,       audit_nn_training, audit_safetensors,
-                              audit_joins,    audit_data,        audit_plan};
+                              audit_joins,    audit_data,        audit_plan,
+                              audit_nn_layers};
     for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++) groups[i]();
     /* every header of the core library (dist.h belongs to the separate MPI library, audited by
      * its own tests) */

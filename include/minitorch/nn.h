@@ -270,6 +270,42 @@ MT_API mt_status mt_dropout_layer_train(mt_dropout_layer *layer, bool training);
  *  the layer to its next mask. */
 MT_API mt_tensor *mt_dropout_layer_forward(mt_dropout_layer *layer, mt_tensor *x);
 
+/* ---- layer norm and embedding ---- */
+
+/** PyTorch's F.layer_norm: normalises x over its last `normalized_dims` dims (mean and biased
+ *  variance over those elements), y = (x - mean) / sqrt(var + eps), then y * weight + bias when
+ *  they are not NULL (each with the shape of those last dims, broadcast over the others).
+ *  Differentiable in x, weight and bias (built from differentiable operations). MT_ERR_SHAPE when
+ *  normalized_dims is not 1..ndim or weight/bias have another shape; MT_ERR_INVALID_ARG for eps
+ *  < 0 or NaN. */
+MT_API mt_tensor *mt_layer_norm(mt_tensor *x, int normalized_dims, mt_tensor *weight,
+                                mt_tensor *bias, float eps);
+
+/** A layer norm over a last dim of `features` elements with learnable weight (ones) and bias
+ *  (zeros), as nn.LayerNorm(features) (eps 1e-5); parameters also added to `params` when not
+ *  NULL (all or nothing). */
+typedef struct mt_layer_norm_layer {
+    mt_tensor *weight, *bias;
+    float eps;
+} mt_layer_norm_layer;
+MT_API mt_status mt_layer_norm_layer_init(mt_layer_norm_layer *layer, int64_t features,
+                                          mt_params *params);
+MT_API mt_tensor *mt_layer_norm_layer_forward(const mt_layer_norm_layer *layer, mt_tensor *x);
+MT_API void mt_layer_norm_layer_free(mt_layer_norm_layer *layer);
+
+/** An embedding table (num, dim), initialised N(0, 1) from `seed` as nn.Embedding is; forward
+ *  gives the rows of the given indices, (n, dim), through mt_index_select (its gradient
+ *  scatter-adds into the table; repeated indices accumulate; MT_ERR_INDEX for an index outside
+ *  0..num-1). Parameters also added to `params` when not NULL. */
+typedef struct mt_embedding_layer {
+    mt_tensor *weight;
+} mt_embedding_layer;
+MT_API mt_status mt_embedding_layer_init(mt_embedding_layer *layer, int64_t num, int64_t dim,
+                                         uint64_t seed, mt_params *params);
+MT_API mt_tensor *mt_embedding_layer_forward(const mt_embedding_layer *layer, int64_t n,
+                                             const int64_t *indices);
+MT_API void mt_embedding_layer_free(mt_embedding_layer *layer);
+
 /* ---- losses (mean over the batch; shape (1,)) ---- */
 
 /** MiniTorch's loss: -log of the probability given to the true label, from probabilities
