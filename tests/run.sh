@@ -4,8 +4,9 @@
 #      minitorch-train tests, in a build with AddressSanitizer + UBSan (+ LeakSanitizer) and
 #      warnings as errors;
 #   2. the Criterion suites again in a Release build (-O3 -march=native: other code generation,
-#      other rounding paths), plus the main job's quick run (benchmarks agree with their
-#      baselines and leave the checkout unchanged);
+#      other rounding paths; the blas registration of each suite, which also runs the shared
+#      elementwise and reduction kernels), plus the main job's quick run (benchmarks agree with
+#      their baselines and leave the checkout unchanged);
 #   3. Valgrind memcheck over a representative subset (tests/valgrind.sh, a portable build);
 #   4. the libFuzzer targets for 60 seconds (tests/fuzz/run.sh, a clang build).
 #   sh tests/run.sh                  # everything
@@ -25,7 +26,9 @@ if [ $# -eq 0 ]; then
     release="${MINITORCH_RELEASE_TEST_BUILD:-build-test-release}"
     cmake -S . -B "$release" -DCMAKE_BUILD_TYPE=Release -DMINITORCH_WERROR=ON
     cmake --build "$release" -j "$(nproc)"
-    (cd "$release" && ctest --output-on-failure -j "$(nproc)" -R "^test_|^bench_(quick|run_clean)$")
+    # one backend per suite here (the sanitized run covered both): blas, or the suites that switch
+    # backends themselves
+    (cd "$release" && ctest --output-on-failure -j "$(nproc)" -R "^test_.*[.](blas|both)$|^test_dist|^bench_(quick|run_clean)$")
     sh tests/valgrind.sh
     sh tests/fuzz/run.sh "${MINITORCH_FUZZ_SECONDS:-60}"
 else
