@@ -8,6 +8,13 @@
 #include "runtime/error.h"
 #include "runtime/runtime.h"
 
+/* Elements per item of a fused group: every op of the group runs over one item before the next
+ * op starts, so an item's intermediates (a tile buffer each) should stay in L1 (measured on the
+ * fusion suite's chains: FUSED_TILE_LEN) . */
+#ifndef FUSED_TILE_LEN
+#define FUSED_TILE_LEN 2048
+#endif
+
 /* ---- operands ---- */
 
 static bool is_elementwise(const mti_rec_call *c)
@@ -59,7 +66,7 @@ static void call_layout(const mti_rec_call *c, mti_layout *l)
         v[k] = dummy_strided(&c->view[k]);
         views[k] = &v[k];
     }
-    mti_layout_init(l, c->views, views, MTI_SEGMENT);
+    mti_layout_init(l, c->views, views, FUSED_TILE_LEN);
 }
 
 static bool same_iteration(const mti_layout *a, const mti_layout *b)
@@ -273,7 +280,7 @@ static mt_status build_fused(builder *b, mti_instr *in, int first, int count)
             v[k] = u->slot >= 0 ? dummy_strided(&c->view[k]) : resolved_view(b, &c->view[k]);
             views[k] = &v[k];
         }
-        mti_layout_init(&op->layout, c->views, views, MTI_SEGMENT);
+        mti_layout_init(&op->layout, c->views, views, FUSED_TILE_LEN);
         const int cost = op->zip ? mti_zip_cost((mti_zip_op)c->op) : mti_unary_cost((mti_unary_op)c->op);
         in->work += op->layout.items / op->layout.segments * op->layout.inner * cost;
         const char *name = op->zip ? mti_zip_name((mti_zip_op)c->op) : mti_unary_name((mti_unary_op)c->op);
