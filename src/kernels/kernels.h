@@ -61,6 +61,16 @@ void mti_naive_map_row(mti_unary_op op, mti_params params, float *o, int64_t os,
                        int64_t as, int64_t n);
 void mti_naive_zip_row(mti_zip_op op, mti_params params, float *o, int64_t os, const float *a,
                        int64_t as, const float *b, int64_t bs, int64_t n);
+/* The reduce kernel's order of operations (reduce.c) in pieces, for a pass that produces the
+ * terms itself (a plan's fused group ending in a reduction) and must give the kernel's bits:
+ * an output of n <= MTI_REDUCE_BLOCK_TERMS contiguous terms is mti_reduce_terms(a, n); a longer
+ * one is cut into blocks of MTI_REDUCE_BLOCK_TERMS terms from its start (the last may be
+ * shorter), each reduced by mti_reduce_block, and their results combined in order by
+ * mti_reduce_blocks_total. */
+#define MTI_REDUCE_BLOCK_TERMS 4096
+float mti_reduce_terms(mti_reduce_op op, const float *a, int64_t n);
+float mti_reduce_block(mti_reduce_op op, const float *a, int64_t len);
+float mti_reduce_blocks_total(mti_reduce_op op, const float *results, int64_t count);
 mt_status mti_naive_matmul(const char *fn, const mti_strided *out, const mti_strided *a,
                            const mti_strided *b, const mti_strided *bias, bool trans_a,
                            bool trans_b, bool accumulate);

@@ -175,6 +175,27 @@ static float reduce_vector(mti_reduce_op op, const float *a, int64_t n, int64_t 
     return n <= SHORT ? reduce_in_order(op, a, n, stride) : reduce_blocks(op, a, n, stride);
 }
 
+/* ---- the order in pieces (kernels.h) ---- */
+
+_Static_assert(MTI_REDUCE_BLOCK_TERMS == BLOCK_TERMS, "kernels.h describes reduce.c's blocks");
+
+float mti_reduce_terms(mti_reduce_op op, const float *a, int64_t n)
+{
+    return reduce_vector(op, a, n, 1);
+}
+
+float mti_reduce_block(mti_reduce_op op, const float *a, int64_t len)
+{
+    return reduce_block(op, a, len, 1);
+}
+
+float mti_reduce_blocks_total(mti_reduce_op op, const float *results, int64_t count)
+{
+    pairwise s = {.count = 0};
+    for (int64_t i = 0; i < count; i++) pairwise_add(op, &s, results[i]);
+    return pairwise_total(op, &s);
+}
+
 /* ---- a block of `count` outputs whose inputs are contiguous: rows of the reduced dim ---- */
 
 /* dst[k] = first[k] op second[k] */

@@ -9,11 +9,8 @@
 #include "runtime/runtime.h"
 
 /* Elements per item of a fused group: every op of the group runs over one item before the next
- * op starts, so an item's intermediates (a tile buffer each) should stay in L1 (measured on the
- * fusion suite's chains: FUSED_TILE_LEN) . */
-#ifndef FUSED_TILE_LEN
+ * op starts, so an item's intermediates (a tile buffer each) should stay in L1. */
 #define FUSED_TILE_LEN 2048
-#endif
 
 /* ---- operands ---- */
 
@@ -57,8 +54,8 @@ static mti_strided dummy_strided(const mti_rec_view *v)
     return s;
 }
 
-/* The iteration the call's kernel builds (mti_layout_init over its operands). */
-static void call_layout(const mti_rec_call *c, mti_layout *l)
+/* The iteration over the call's operands, cut into items of `segment` elements. */
+static void call_layout(const mti_rec_call *c, mti_layout *l, int64_t segment)
 {
     mti_strided v[3];
     const mti_strided *views[3];
@@ -66,7 +63,7 @@ static void call_layout(const mti_rec_call *c, mti_layout *l)
         v[k] = dummy_strided(&c->view[k]);
         views[k] = &v[k];
     }
-    mti_layout_init(l, c->views, views, FUSED_TILE_LEN);
+    mti_layout_init(l, c->views, views, segment);
 }
 
 static bool same_iteration(const mti_layout *a, const mti_layout *b)
@@ -79,11 +76,24 @@ static bool same_iteration(const mti_layout *a, const mti_layout *b)
 
 /* ---- fusion: which consecutive elementwise calls run as one pass ---- */
 
+/* Whether no call of [first, last) touches the store of view v through a different view while
+ * one of the two writes (a tile-by-tile pass would then read an element before it is written, or
+ * after it is overwritten). */
+static bool no_conflict(const mti_rec_call *calls, int first, int last, const mti_rec_call *c)
+{
+    for (int k = 0; k < c->views; k++)
+        for (int i = first; i < last; i++)
+            for (int j = 0; j < calls[i].views; j++) {
+                const mti_rec_view *u = &c->view[k], *w = &calls[i].view[j];
+                if (u->store == w->store && (writes(c, k) || writes(&calls[i], j)) && !same_view(u, w))
+                    return false;
+            }
+    return true;
+}
+
 /* Call `next` may join the group [first, next): same output shape and strides, the same items
  * (so element k of item i is the same element for every call), an output whose rows are
- * contiguous, and no call reading or writing, through a different view, a store the group writes
- * (a tile-by-tile pass would then read an element before it is written, or after it is
- * overwritten). */
+ * contiguous, and no conflicting access (no_conflict). */
 static bool joins(const mti_rec_call *calls, int first, int next)
 {
     const mti_rec_call *c = &calls[next], *head = &calls[first];
@@ -93,17 +103,42 @@ static bool joins(const mti_rec_call *calls, int first, int next)
     for (int d = 0; d < o->ndim; d++)
         if (o->shape[d] != ho->shape[d] || o->strides[d] != ho->strides[d]) return false;
     mti_layout a, b;
-    call_layout(head, &a);
-    call_layout(c, &b);
+    call_layout(head, &a, FUSED_TILE_LEN);
+    call_layout(c, &b, FUSED_TILE_LEN);
     if (!same_iteration(&a, &b) || b.strides[0][b.ndim - 1] != 1) return false;
-    for (int k = 0; k < c->views; k++)
-        for (int i = first; i < next; i++)
-            for (int j = 0; j < calls[i].views; j++) {
-                const mti_rec_view *u = &c->view[k], *w = &calls[i].view[j];
-                if (u->store == w->store && (writes(c, k) || writes(&calls[i], j)) && !same_view(u, w))
-                    return false;
-            }
-    return true;
+    return no_conflict(calls, first, next, c);
+}
+
+/* Elements per item of a group ending in a reduction of n terms per output: one output's terms
+ * (n <= MTI_REDUCE_BLOCK_TERMS), else one block of them, as the reduce kernel cuts them. */
+static int64_t reduce_segment(int64_t n)
+{
+    return n <= MTI_REDUCE_BLOCK_TERMS ? n : MTI_REDUCE_BLOCK_TERMS;
+}
+
+/* A reduction (call `next`) may end the elementwise group [first, next) when it reduces the last
+ * op's output, as the whole contiguous memory that op wrote, over its last dim (n >= 2 terms per
+ * output), and the group's items, cut at reduce_segment(n), fall exactly on its outputs (or
+ * their blocks): then each item's values, still in the tile, can be reduced in the pass, in the
+ * kernel's own order. Its output must be memory the group does not touch. */
+static bool reduction_ends(const mti_rec_call *calls, int first, int next)
+{
+    const mti_rec_call *c = &calls[next], *last = &calls[next - 1];
+    if (c->kind != MTI_EVENT_REDUCE) return false;
+    const mti_rec_view *in = &c->view[1], *lo = &last->view[0];
+    if (in->store != lo->store || in->offset != lo->offset || view_numel(in) != view_numel(lo) ||
+        !mti_is_contiguous_layout(in->ndim, in->shape, in->strides) ||
+        !mti_is_contiguous_layout(lo->ndim, lo->shape, lo->strides) || c->dim != in->ndim - 1)
+        return false;
+    const int64_t n = in->shape[c->dim], numel = view_numel(in);
+    if (n < 2) return false;
+    for (int i = first; i < next; i++)
+        for (int k = 0; k < calls[i].views; k++)
+            if (calls[i].view[k].store == c->view[0].store) return false;
+    mti_layout l;
+    call_layout(&calls[first], &l, reduce_segment(n));
+    const int64_t per_output = (n + reduce_segment(n) - 1) / reduce_segment(n);
+    return l.items == numel / n * per_output;
 }
 
 /* ---- building ---- */
@@ -142,14 +177,39 @@ static mt_status no_memory(const char *fn)
     return mti_fail(MT_ERR_NO_MEMORY, fn, "cannot allocate the plan");
 }
 
+static bool touches(const mti_rec_call *c, int store)
+{
+    for (int k = 0; k < c->views; k++)
+        if (c->view[k].store == store) return true;
+    return false;
+}
+
+/* A scalar operand (mt_add_scalar's constant) is a fill recorded between the chain's calls; it
+ * would cut the chain in two. Each fill moves back before the elementwise calls in front of it
+ * that do not touch its store: the same writes in the same order for every element. */
+static void hoist_fills(mti_record *r)
+{
+    for (int k = 1; k < r->call_count; k++) {
+        if (r->calls[k].kind != MTI_EVENT_FILL) continue;
+        const int store = r->calls[k].view[0].store;
+        for (int j = k; j > 0 && is_elementwise(&r->calls[j - 1]) && !touches(&r->calls[j - 1], store); j--) {
+            const mti_rec_call fill = r->calls[j];
+            r->calls[j] = r->calls[j - 1];
+            r->calls[j - 1] = fill;
+        }
+    }
+}
+
 static void group_calls(builder *b)
 {
     const mti_record *r = b->r;
     int instr = 0;
     for (int i = 0; i < r->call_count;) {
         int end = i + 1;
-        if (is_elementwise(&r->calls[i]))
+        if (is_elementwise(&r->calls[i])) {
             while (end < r->call_count && joins(r->calls, i, end)) end++;
+            if (end < r->call_count && reduction_ends(r->calls, i, end)) end++;
+        }
         b->group_first[instr] = i;
         b->group_size[instr] = end - i;
         for (int k = i; k < end; k++) b->instr_of_call[k] = instr;
@@ -257,15 +317,36 @@ static mti_strided resolved_view(const builder *b, const mti_rec_view *v)
     return s;
 }
 
+/* The reduction that ends a group (the group's last call): its view into the plan's memory and
+ * a result per item. */
+static mt_status build_reduction(builder *b, mti_instr *in, const mti_rec_call *c)
+{
+    in->reduces = true;
+    in->reduce_op = (mti_reduce_op)c->op;
+    in->reduce_n = c->view[1].shape[c->dim];
+    in->items_per_output = (in->reduce_n + reduce_segment(in->reduce_n) - 1) / reduce_segment(in->reduce_n);
+    in->reduce_out = resolved_view(b, &c->view[0]);
+    in->results = mti_malloc(sizeof(float) * (size_t)(in->items + 1));
+    if (!in->results) return no_memory(b->fn);
+    in->work += in->items * in->tile_len;
+    strcat(in->name, "+");
+    strncat(in->name, mti_reduce_name(in->reduce_op), 20);
+    return MT_OK;
+}
+
 static mt_status build_fused(builder *b, mti_instr *in, int first, int count)
 {
+    const mti_rec_call *last = &b->r->calls[first + count - 1];
+    const bool reduces = last->kind == MTI_EVENT_REDUCE;
+    const int elementwise = reduces ? count - 1 : count;
+    const int64_t segment = reduces ? reduce_segment(last->view[1].shape[last->dim]) : FUSED_TILE_LEN;
     in->kind = MTI_INSTR_FUSED;
-    in->ops = mti_calloc((size_t)count, sizeof *in->ops);
+    in->ops = mti_calloc((size_t)elementwise, sizeof *in->ops);
     in->name = mti_malloc((size_t)count * 24 + 8);
     if (!in->ops || !in->name) return no_memory(b->fn);
-    in->op_count = count;
+    in->op_count = elementwise;
     strcpy(in->name, "fused:");
-    for (int i = 0; i < count; i++) {
+    for (int i = 0; i < elementwise; i++) {
         const mti_rec_call *c = &b->r->calls[first + i];
         mti_fused_op *op = &in->ops[i];
         op->zip = c->kind == MTI_EVENT_ZIP;
@@ -280,16 +361,20 @@ static mt_status build_fused(builder *b, mti_instr *in, int first, int count)
             v[k] = u->slot >= 0 ? dummy_strided(&c->view[k]) : resolved_view(b, &c->view[k]);
             views[k] = &v[k];
         }
-        mti_layout_init(&op->layout, c->views, views, FUSED_TILE_LEN);
+        mti_layout_init(&op->layout, c->views, views, segment);
         const int cost = op->zip ? mti_zip_cost((mti_zip_op)c->op) : mti_unary_cost((mti_unary_op)c->op);
         in->work += op->layout.items / op->layout.segments * op->layout.inner * cost;
         const char *name = op->zip ? mti_zip_name((mti_zip_op)c->op) : mti_unary_name((mti_unary_op)c->op);
         strncat(in->name, name, 20);
-        if (i + 1 < count) strcat(in->name, "+");
+        if (i + 1 < elementwise) strcat(in->name, "+");
     }
     const mti_layout *l = &in->ops[0].layout;
     in->items = l->items;
     in->tile_len = l->inner < l->segment ? l->inner : l->segment;
+    if (reduces) {
+        mt_status status = build_reduction(b, in, last);
+        if (status != MT_OK) return status;
+    }
     const int64_t floats = in->slots * in->tile_len;
     if (floats > b->plan->tile_floats_per_thread) b->plan->tile_floats_per_thread = floats;
     b->plan->stats.fused_groups++;
@@ -365,6 +450,7 @@ mt_status mti_plan_build(const char *fn, mti_record *r, mt_plan **out)
     } else {
         atomic_flag_clear(&plan->running);
         plan->kernels = mti_kernels_of(mti_backend());
+        hoist_fills(r);
         group_calls(&b);
         find_uses(&b);
         assign_slots(&b);

@@ -84,6 +84,14 @@ typedef struct mti_instr {
     int slots;
     int64_t items, tile_len, work;
     char *name; /* "fused:sigmoid+mul+add" for the trace */
+    /* FUSED ending in a reduction over the last dim of the last op's (contiguous) output: each
+     * item is one output's n terms, or one block of them (items_per_output > 1); its result
+     * lands in results[item], and the outputs are finished from those after the pass */
+    bool reduces;
+    mti_reduce_op reduce_op;
+    int64_t reduce_n, items_per_output;
+    mti_strided reduce_out; /* the reduction's output view */
+    float *results;
 } mti_instr;
 
 struct mt_plan {

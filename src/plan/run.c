@@ -43,6 +43,29 @@ static void run_item(const mti_instr *in, float *tiles, int64_t item)
             mti_naive_zip_row((mti_zip_op)op->op, op->params, p[0], s[0], p[1], s[1], p[2], s[2], n);
         else
             mti_naive_map_row((mti_unary_op)op->op, op->params, p[0], s[0], p[1], s[1], n);
+        if (in->reduces && i == in->op_count - 1) /* the item's terms: in the tile or in memory */
+            in->results[item] = in->items_per_output == 1 ? mti_reduce_terms(in->reduce_op, p[0], n)
+                                                          : mti_reduce_block(in->reduce_op, p[0], n);
+    }
+}
+
+/* After the pass: each output of the reduction from its items' results, written to its place
+ * (output number r counts the reduced input's rows in row-major order). */
+static void finish_reduction(const mti_instr *in)
+{
+    const mti_strided *out = &in->reduce_out;
+    const int64_t outputs = in->items / in->items_per_output;
+    for (int64_t r = 0; r < outputs; r++) {
+        const float *results = in->results + r * in->items_per_output;
+        const float v = in->items_per_output == 1
+                            ? results[0]
+                            : mti_reduce_blocks_total(in->reduce_op, results, in->items_per_output);
+        int64_t offset = 0, rest = r;
+        for (int d = out->ndim - 2; d >= 0; d--) {
+            offset += rest % out->shape[d] * out->strides[d];
+            rest /= out->shape[d];
+        }
+        out->data[offset] = v;
     }
 }
 
@@ -67,6 +90,7 @@ static void run_fused(const mt_plan *plan, const mti_instr *in)
     if (threads < 1) threads = 1;
     fused_job job = {plan, in, threads};
     mti_parallel_ranges(threads, threads, fused_chunks, &job);
+    if (in->reduces) finish_reduction(in);
     if (tracing) {
         char shape[MTI_SHAPE_TEXT], text[MTI_SHAPE_TEXT + 32];
         const mti_layout *l = &in->ops[0].layout;
@@ -152,6 +176,7 @@ void mt_plan_free(mt_plan *plan)
         for (int i = 0; i < plan->instr_count; i++) {
             mti_free(plan->instrs[i].ops);
             mti_free(plan->instrs[i].name);
+            mti_free(plan->instrs[i].results);
         }
     mti_free(plan->instrs);
     for (int i = 0; i < plan->held_count; i++) mti_storage_release(plan->held[i]);
