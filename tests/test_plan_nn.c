@@ -414,6 +414,98 @@ Test(plan_nn, allocation_failures_while_capturing_an_optimiser_step_fail_cleanly
     cr_assert_gt(failures, 10);
 }
 
+/* ---- an optimiser over many parameters (its step's views no longer fit on the stack) ---- */
+
+enum { MANY = 21 };
+
+typedef struct many {
+    mt_tensor *p[MANY];
+    mt_params params;
+    mt_optimizer *opt;
+} many;
+
+static void many_init(many *m)
+{
+    *m = (many){0};
+    t_rng r = t_rng_seed(31);
+    for (int i = 0; i < MANY; i++) {
+        m->p[i] = mt_zeros(MT_DIMS(2, 3));
+        cr_assert(m->p[i]);
+        fill_random(&r, m->p[i], -1.0, 1.0);
+        mt_set_requires_grad(m->p[i], true);
+        cr_assert_eq(mt_params_add(&m->params, m->p[i]), MT_OK);
+    }
+    mt_sgd_options o = mt_sgd_defaults();
+    o.lr = 0.1f;
+    o.momentum = 0.5f;
+    m->opt = mt_optim_sgd(&m->params, o);
+    cr_assert(m->opt);
+}
+
+static void many_free(many *m)
+{
+    mt_optim_free(m->opt);
+    mt_params_free(&m->params);
+    for (int i = 0; i < MANY; i++) mt_release(m->p[i]);
+}
+
+/* loss = sum_i sum(p_i^3): every parameter gets a gradient (3 p_i^2). */
+static mt_status many_step(void *context)
+{
+    many *m = context;
+    mt_scope s = mt_scope_begin();
+    mt_tensor *loss = NULL;
+    for (int i = 0; i < MANY; i++) {
+        mt_tensor *term = mt_sum_all(mt_mul(mt_mul(m->p[i], m->p[i]), m->p[i]));
+        loss = loss ? mt_add(loss, term) : term;
+    }
+    mt_status status = loss ? mt_backward(loss) : mt_last_status();
+    if (status == MT_OK) status = mt_optim_step(m->opt);
+    mt_scope_end(s);
+    mt_optim_zero_grad(m->opt);
+    return status;
+}
+
+Test(plan_nn, optimiser_over_many_parameters_bitwise_equal_and_all_or_nothing, .fini = reset_allocations)
+{
+    many eager, planned;
+    many_init(&eager);
+    many_init(&planned);
+    mt_plan *plan = NULL;
+    for (int step = 0; step < 3; step++) {
+        cr_assert_eq(many_step(&eager), MT_OK, "%s", mt_last_error());
+        if (step == 0) cr_assert_eq(mt_plan_capture(many_step, &planned, &plan), MT_OK, "%s", mt_last_error());
+        else cr_assert_eq(mt_plan_run(plan), MT_OK, "%s", mt_last_error());
+    }
+    for (int i = 0; i < MANY; i++) expect_same_tensor("parameter", planned.p[i], eager.p[i]);
+    mt_plan_free(plan);
+
+    /* an eager step whose working array cannot be allocated changes nothing */
+    mt_scope s = mt_scope_begin();
+    mt_tensor *loss = NULL;
+    for (int i = 0; i < MANY; i++) {
+        mt_tensor *term = mt_sum_all(eager.p[i]);
+        loss = loss ? mt_add(loss, term) : term;
+    }
+    cr_assert_eq(mt_backward(loss), MT_OK);
+    mt_scope_end(s);
+    float *before[MANY];
+    for (int i = 0; i < MANY; i++) before[i] = snapshot(eager.p[i]);
+    mt_debug_fail_allocations_after(0);
+    mt_status status = mt_optim_step(eager.opt);
+    reset_allocations();
+    cr_assert_eq(status, MT_ERR_NO_MEMORY);
+    t_expect_error(MT_ERR_NO_MEMORY, "mt_optim_step");
+    for (int i = 0; i < MANY; i++) {
+        float *now = snapshot(eager.p[i]);
+        expect_bitwise("parameter after a failed step", now, before[i], 6);
+        free(now);
+        free(before[i]);
+    }
+    many_free(&planned);
+    many_free(&eager);
+}
+
 /* ---- dropout ---- */
 
 enum { DROP_N = 1000, DROP_RUNS = 4 };
