@@ -140,7 +140,9 @@ MT_API mt_optimizer *mt_optim_adam(const mt_params *params, mt_adam_options opti
 MT_API mt_optimizer *mt_optim_adamw(const mt_params *params, mt_adam_options options);
 
 /** One optimisation step over every parameter that has a gradient (see above): all or nothing,
- *  MT_ERR_NO_MEMORY when a first step's state cannot be allocated. */
+ *  MT_ERR_NO_MEMORY when a first step's state (or, over more than 16 parameters, the step's small
+ *  working array) cannot be allocated. In a captured step (plan.h) every run of the plan steps
+ *  this optimiser again, with its live state and the gradients the run computed. */
 MT_API mt_status mt_optim_step(mt_optimizer *optimizer);
 /** Forgets the gradient of every parameter of the optimiser (PyTorch's zero_grad with
  *  set_to_none = true). */
@@ -150,7 +152,9 @@ MT_API mt_status mt_optim_zero_grad(mt_optimizer *optimizer);
 MT_API mt_status mt_optim_set_lr(mt_optimizer *optimizer, float lr);
 /** The current learning rate, or NaN with MT_ERR_NULL for a NULL optimiser. */
 MT_API float mt_optim_get_lr(const mt_optimizer *optimizer);
-/** Frees the optimiser and its state and releases its parameters (NULL is fine). */
+/** Frees the optimiser and its state and releases its parameters (NULL is fine). A captured plan
+ *  whose step calls mt_optim_step on it keeps the object (not its state) until the plan is freed,
+ *  and refuses to run from now on (plan.h). */
 MT_API void mt_optim_free(mt_optimizer *optimizer);
 
 /* Checkpoints: an optimiser's state is, for each parameter i (in the order of the list it was
@@ -267,7 +271,9 @@ MT_API mt_status mt_dropout_layer_init(mt_dropout_layer *layer, float p, uint64_
 /** Switches training (true) or eval (false) mode, as PyTorch's train(mode) / eval(). */
 MT_API mt_status mt_dropout_layer_train(mt_dropout_layer *layer, bool training);
 /** mt_dropout(x, p, training, seed of this call); in training mode a successful call advances
- *  the layer to its next mask. */
+ *  the layer to its next mask. Called in a captured step (plan.h), every run of the plan draws
+ *  the layer's next mask and advances it, so the layer must outlive the plan and stay at its
+ *  address, in training mode with the same p. */
 MT_API mt_tensor *mt_dropout_layer_forward(mt_dropout_layer *layer, mt_tensor *x);
 
 /* ---- layer norm and embedding ---- */

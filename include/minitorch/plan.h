@@ -15,11 +15,24 @@
  * created and freed gets a buffer of the plan, shared between values whose lifetimes do not
  * overlap.
  *
+ * Optimiser steps and dropout masks are replayed as calls on the live objects, as the eager calls
+ * would be made: mt_optim_step(opt) in the step makes every run step `opt` again (its step counts,
+ * bias corrections and learning rate are the optimiser's current ones, its gradients the ones the
+ * run computed); mt_dropout with its seed draws the same mask every run; mt_dropout_layer_forward
+ * draws the layer's next mask every run (advancing its `calls`). The plan holds the optimiser: if
+ * the caller frees it with mt_optim_free, the plan can no longer run (mt_plan_run fails, see
+ * below) rather than step parameters on behalf of an optimiser that no longer exists. A dropout
+ * layer is the caller's struct and cannot be held: it must outlive the plan and stay at the
+ * address it had at capture, in training mode with the same p (a run refuses a layer switched to
+ * eval mode or given another p). mt_optim_zero_grad in the step is fine for gradients the step
+ * created (they become the plan's intermediates); gradients left from before the step and used by
+ * it (accumulated into by mt_backward) must not be released by it (see mt_plan_capture).
+ *
  * What cannot be captured makes the capture fail with a message naming it: mt_from_data or random
- * tensors created inside the step (create inputs before capturing), mt_set, mt_dropout, the
- * optimisers of mt_optim_* (mt_sgd_step is captured), init functions, gradient clipping, the
- * gradients of mt_max and mt_prod. A plan replays the recorded shapes only: a batch of another
- * size needs its own input tensors and its own plan.
+ * tensors created inside the step (create inputs before capturing), mt_set, init functions,
+ * gradient clipping, the gradients of mt_max and mt_prod, an optimiser freed within the step. A
+ * plan replays the recorded shapes only: a batch of another size needs its own input tensors and
+ * its own plan.
  */
 #ifndef MINITORCH_PLAN_H
 #define MINITORCH_PLAN_H
@@ -49,13 +62,17 @@ MT_API mt_status mt_plan_capture(mt_plan_step step, void *context, mt_plan **out
 
 /** Replays the captured step: MT_OK, or (nothing written) MT_ERR_NULL for NULL,
  *  MT_ERR_INVALID_ARG when a bound tensor's storage has been released since capture (the plan
- *  keeps the memory valid, but the step's data is gone), MT_ERR_SCOPE when the plan is already
- *  running on another thread. Runs on the backend current at capture. Creates no tensors and
- *  allocates no storage for values; matrix-product kernels still take their own packing scratch
- *  per call (from the storage cache; if that fails: MT_ERR_NO_MEMORY, earlier writes done). */
+ *  keeps the memory valid, but the step's data is gone), when the step's optimiser has been freed
+ *  with mt_optim_free or its dropout layer switched to eval mode or given another p since capture
+ *  (the message names it), MT_ERR_SCOPE when the plan is already running on another thread. Runs
+ *  on the backend current at capture. Creates no tensors and allocates no storage for values;
+ *  matrix-product kernels still take their own packing scratch per call (from the storage cache),
+ *  and an optimiser allocates the state of a parameter whose state was reset to step 0 with
+ *  mt_optim_state_set (if either fails: MT_ERR_NO_MEMORY, earlier writes done). */
 MT_API mt_status mt_plan_run(mt_plan *plan);
 
-/** Frees the plan and releases its hold on the bound storage. NULL is a no-op. */
+/** Frees the plan and releases its hold on the bound storage and on the optimisers of its step
+ *  (one the caller has freed is then gone). NULL is a no-op. */
 MT_API void mt_plan_free(mt_plan *plan);
 
 typedef struct mt_plan_stats {

@@ -92,7 +92,9 @@ static mt_optimizer *create(const char *fn, const mt_params *params, mti_optim_k
     mt_optimizer *opt = mti_calloc(1, sizeof *opt);
     mt_tensor **items = opt ? mti_calloc((size_t)params->count, sizeof *items) : NULL;
     mti_param_state *state = items ? mti_calloc((size_t)params->count, sizeof *state) : NULL;
-    if (!state) {
+    mti_hook_operand *operands = state ? mti_calloc(2 * (size_t)params->count, sizeof *operands) : NULL;
+    if (!operands) {
+        mti_free(state);
         mti_free(items);
         mti_free(opt);
         mti_fail(MT_ERR_NO_MEMORY, fn, "cannot allocate an optimiser over %d parameters", params->count);
@@ -100,7 +102,8 @@ static mt_optimizer *create(const char *fn, const mt_params *params, mti_optim_k
     }
     for (int i = 0; i < params->count; i++) items[i] = mti_hold(params->items[i]);
     *opt = (mt_optimizer){.kind = kind, .lr = lr, .buffers = buffers, .count = params->count,
-                          .params = items, .state = state};
+                          .params = items, .state = state, .operands = operands};
+    atomic_init(&opt->refs, 1);
     return opt;
 }
 
@@ -140,6 +143,19 @@ static void free_buffers(mti_param_state *state)
     }
 }
 
+/* References to the object (see optim_internal.h): a captured plan holds the step it recorded. */
+static void optim_retain(void *self)
+{
+    mt_optimizer *opt = self;
+    atomic_fetch_add_explicit(&opt->refs, 1, memory_order_relaxed);
+}
+
+static void optim_release(void *self)
+{
+    mt_optimizer *opt = self;
+    if (atomic_fetch_sub_explicit(&opt->refs, 1, memory_order_acq_rel) == 1) mti_free(opt);
+}
+
 void mt_optim_free(mt_optimizer *optimizer)
 {
     if (!optimizer) return;
@@ -149,20 +165,32 @@ void mt_optim_free(mt_optimizer *optimizer)
     }
     mti_free(optimizer->state);
     mti_free(optimizer->params);
-    mti_free(optimizer);
+    mti_free(optimizer->operands);
+    optimizer->count = 0;
+    optimizer->params = NULL;
+    optimizer->state = NULL;
+    optimizer->operands = NULL;
+    optimizer->freed = true;
+    optim_release(optimizer);
 }
 
 /* ---- the step ---- */
 
+/* The step is a hook (tensor/hook.h) over operands 2i (parameter i, read and written) and 2i + 1
+ * (its gradient, read), both absent for a parameter without a gradient: eagerly it runs on the
+ * tensors, in a captured plan on the plan's views, always on the optimiser's live state (step
+ * counts, learning rate, buffers). */
+
 /* Zeroed state buffers for every parameter about to take its first step. On failure the ones
  * made here are freed again, so the state is as before. */
-static mt_status allocate_first_state(const char *fn, mt_optimizer *opt)
+static mt_status allocate_first_state(const char *fn, mt_optimizer *opt,
+                                      const struct mti_strided *const *views)
 {
     int i;
     for (i = 0; i < opt->count; i++) {
         const mt_tensor *p = opt->params[i];
         mti_param_state *state = &opt->state[i];
-        if (!mti_tensor_grad(p) || state->steps > 0 || opt->buffers == 0) continue;
+        if (!views[2 * i + 1] || state->steps > 0 || opt->buffers == 0) continue;
         for (int b = 0; b < opt->buffers; b++) {
             state->buffer[b] = (uint64_t)mt_numel(p) <= SIZE_MAX / sizeof(float)
                                    ? mti_calloc((size_t)mt_numel(p), sizeof(float))
@@ -173,27 +201,50 @@ static mt_status allocate_first_state(const char *fn, mt_optimizer *opt)
     return MT_OK;
 out_of_memory:
     for (int j = 0; j <= i; j++)
-        if (mti_tensor_grad(opt->params[j]) && opt->state[j].steps == 0) free_buffers(&opt->state[j]);
+        if (views[2 * j + 1] && opt->state[j].steps == 0) free_buffers(&opt->state[j]);
     return mti_fail(MT_ERR_NO_MEMORY, fn, "cannot allocate the state of parameter %d", i);
+}
+
+static mt_status step_views(void *self, const void *context, const struct mti_strided *const *views,
+                            int count)
+{
+    (void)context;
+    (void)count;
+    mt_optimizer *opt = self;
+    mt_status status = allocate_first_state("mt_optim_step", opt, views);
+    if (status != MT_OK) return status;
+    for (int i = 0; i < opt->count; i++) {
+        if (!views[2 * i + 1]) continue;
+        mti_param_state *state = &opt->state[i];
+        state->steps++;
+        if (opt->kind == MTI_OPTIM_SGD)
+            mti_sgd_update(opt, views[2 * i], views[2 * i + 1], state);
+        else
+            mti_adam_update(opt, views[2 * i], views[2 * i + 1], state);
+    }
+    return MT_OK;
+}
+
+static const char *optim_stale(const void *self, const void *context)
+{
+    (void)context;
+    const mt_optimizer *opt = self;
+    return opt->freed ? "the optimiser was freed (mt_optim_free) after the capture" : NULL;
 }
 
 mt_status mt_optim_step(mt_optimizer *optimizer)
 {
     static const char fn[] = "mt_optim_step";
     if (!optimizer) return mti_fail_null(fn, "optimizer");
-    mt_status status = allocate_first_state(fn, optimizer);
-    if (status != MT_OK) return status;
     for (int i = 0; i < optimizer->count; i++) {
-        mt_tensor *p = optimizer->params[i];
-        if (!mti_tensor_grad(p)) continue;
-        mti_param_state *state = &optimizer->state[i];
-        state->steps++;
-        if (optimizer->kind == MTI_OPTIM_SGD)
-            mti_sgd_update(optimizer, p, mti_tensor_grad(p), state);
-        else
-            mti_adam_update(optimizer, p, mti_tensor_grad(p), state);
+        mt_tensor *p = optimizer->params[i], *g = mti_tensor_grad(p);
+        optimizer->operands[2 * i] = (mti_hook_operand){g ? p : NULL, MTI_HOOK_READ | MTI_HOOK_WRITE};
+        optimizer->operands[2 * i + 1] = (mti_hook_operand){g, MTI_HOOK_READ};
     }
-    return MT_OK;
+    const mti_hook hook = {.name = fn, .run = step_views, .self = optimizer, .retain = optim_retain,
+                           .release = optim_release, .stale = optim_stale,
+                           .count = 2 * optimizer->count, .operands = optimizer->operands};
+    return mti_hook_call(&hook);
 }
 
 mt_status mt_optim_zero_grad(mt_optimizer *optimizer)

@@ -53,7 +53,8 @@ static void adam_run(void *context, int64_t first, int64_t n, float *restrict p,
     }
 }
 
-void mti_adam_update(const mt_optimizer *opt, mt_tensor *p, const mt_tensor *g, mti_param_state *state)
+void mti_adam_update(const mt_optimizer *opt, const struct mti_strided *p, const struct mti_strided *g,
+                     mti_param_state *state)
 {
     const mt_adam_options *o = &opt->adam;
     const double lr = opt->lr, t = (double)state->steps;
@@ -67,5 +68,5 @@ void mti_adam_update(const mt_optimizer *opt, mt_tensor *p, const mt_tensor *g, 
         .correction2 = (float)sqrt(1.0 - pow(o->beta2, t)),
         .m = state->buffer[0], .v = state->buffer[1], .v_max = o->amsgrad ? state->buffer[2] : NULL,
     };
-    mti_update_param(p, g, adam_run, &rule);
+    mti_update_views(p, g, adam_run, &rule);
 }

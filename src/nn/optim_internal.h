@@ -3,9 +3,12 @@
 #ifndef MTI_NN_OPTIM_INTERNAL_H
 #define MTI_NN_OPTIM_INTERNAL_H
 
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "minitorch/nn.h"
+#include "tensor/hook.h"
 #include "tensor/update.h"
 
 typedef enum mti_optim_kind { MTI_OPTIM_SGD, MTI_OPTIM_ADAM, MTI_OPTIM_ADAMW } mti_optim_kind;
@@ -28,11 +31,20 @@ struct mt_optimizer {
     int count;
     mt_tensor **params;   /* retained */
     mti_param_state *state;
+    mti_hook_operand *operands; /* the step's hook operands: parameter i and its gradient at 2i, 2i+1 */
+    /* The object lives while the caller has not freed it or a captured plan holds its step:
+     * mt_optim_free drops the contents (state, parameters) at once and marks it freed; the last
+     * reference frees the object. */
+    atomic_int refs;
+    bool freed;
 };
 
-/* Updates parameter p (which has gradient g) with its state, whose `steps` already counts this
- * step. Cannot fail. */
-void mti_sgd_update(const mt_optimizer *opt, mt_tensor *p, const mt_tensor *g, mti_param_state *state);
-void mti_adam_update(const mt_optimizer *opt, mt_tensor *p, const mt_tensor *g, mti_param_state *state);
+/* Updates the parameter viewed by p with gradient (viewed by) g and its state, whose `steps`
+ * already counts this step. Cannot fail. */
+struct mti_strided;
+void mti_sgd_update(const mt_optimizer *opt, const struct mti_strided *p, const struct mti_strided *g,
+                    mti_param_state *state);
+void mti_adam_update(const mt_optimizer *opt, const struct mti_strided *p, const struct mti_strided *g,
+                     mti_param_state *state);
 
 #endif

@@ -40,7 +40,8 @@ static void sgd_run(void *context, int64_t first, int64_t n, float *restrict p, 
     }
 }
 
-void mti_sgd_update(const mt_optimizer *opt, mt_tensor *p, const mt_tensor *g, mti_param_state *state)
+void mti_sgd_update(const mt_optimizer *opt, const struct mti_strided *p, const struct mti_strided *g,
+                    mti_param_state *state)
 {
     const mt_sgd_options *o = &opt->sgd;
     sgd_rule rule = {
@@ -48,5 +49,5 @@ void mti_sgd_update(const mt_optimizer *opt, mt_tensor *p, const mt_tensor *g, m
         .weight_decay = o->weight_decay, .nesterov = o->nesterov,
         .first_step = state->steps == 1, .buffer = o->momentum != 0.0f ? state->buffer[0] : NULL,
     };
-    mti_update_param(p, g, sgd_run, &rule);
+    mti_update_views(p, g, sgd_run, &rule);
 }

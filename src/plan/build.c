@@ -19,14 +19,25 @@ static bool is_elementwise(const mti_rec_call *c)
     return c->kind == MTI_EVENT_MAP || c->kind == MTI_EVENT_ZIP;
 }
 
-/* Whether operand k of the call writes (the output) / reads its store. */
+/* A call's operands: a hook has its own list. */
+static int operand_count(const mti_rec_call *c)
+{
+    return c->hook ? c->hook->desc.count : c->views;
+}
+static const mti_rec_view *operand(const mti_rec_call *c, int k)
+{
+    return c->hook ? &c->hook->view[k] : &c->view[k];
+}
+
+/* Whether operand k of the call writes (the output; a hook: what it declares) / reads its store. */
 static bool writes(const mti_rec_call *c, int k)
 {
-    (void)c;
+    if (c->hook) return (c->hook->access[k] & MTI_HOOK_WRITE) != 0;
     return k == 0;
 }
 static bool reads(const mti_rec_call *c, int k)
 {
+    if (c->hook) return (c->hook->access[k] & MTI_HOOK_READ) != 0;
     if (k > 0) return true;
     return c->kind == MTI_EVENT_UPDATE || (c->kind == MTI_EVENT_MATMUL && c->accumulate);
 }
@@ -228,8 +239,8 @@ static void find_uses(builder *b)
         const mti_rec_call *c = &r->calls[i];
         const int instr = b->instr_of_call[i];
         const bool fused = b->group_size[instr] > 1;
-        for (int k = 0; k < c->views; k++) {
-            const mti_rec_view *v = &c->view[k];
+        for (int k = 0; k < operand_count(c); k++) {
+            const mti_rec_view *v = operand(c, k);
             if (v->store < 0) continue;
             store_use *u = &b->use[v->store];
             if (u->first_instr < 0) {
@@ -382,6 +393,19 @@ static mt_status build_fused(builder *b, mti_instr *in, int first, int count)
     return MT_OK;
 }
 
+/* A hook: an instruction of its own, its operands resolved like a kernel's. */
+static mt_status build_hook(builder *b, mti_instr *in, const mti_rec_hook *h)
+{
+    in->hook = mti_plan_hook_new(h);
+    if (!in->hook) return no_memory(b->fn);
+    for (int k = 0; k < h->desc.count; k++) {
+        if (h->view[k].store < 0) continue;
+        in->hook->views[k] = resolved_view(b, &h->view[k]);
+        in->hook->pointers[k] = &in->hook->views[k];
+    }
+    return MT_OK;
+}
+
 static mt_status build_instructions(builder *b)
 {
     mt_plan *plan = b->plan;
@@ -397,6 +421,12 @@ static mt_status build_instructions(builder *b)
         }
         in->kind = MTI_INSTR_KERNEL;
         in->call = b->r->calls[first];
+        in->call.hook = NULL; /* the record's, freed with it */
+        if (b->r->calls[first].hook) {
+            mt_status status = build_hook(b, in, b->r->calls[first].hook);
+            if (status != MT_OK) return status;
+            continue;
+        }
         for (int k = 0; k < in->call.views; k++) {
             in->has_view[k] = in->call.view[k].store >= 0;
             if (in->has_view[k]) in->view[k] = resolved_view(b, &in->call.view[k]);

@@ -95,6 +95,26 @@ static mti_rec_call *new_call(mti_record *r)
     return c;
 }
 
+/* A hook: one call holding the hook's owner, with a view per operand. */
+static void record_hook(mti_record *r, const mti_event *e)
+{
+    mti_rec_call *c = new_call(r);
+    if (!c) return;
+    mti_rec_hook *h = mti_rec_hook_new(e->hook);
+    if (!h) {
+        record_failure(r, MT_ERR_NO_MEMORY, "cannot record %s", e->hook->name);
+        return;
+    }
+    for (int k = 0; k < e->hook->count; k++)
+        if (!record_view(r, e->hook_views[k], (h->access[k] & MTI_HOOK_WRITE) != 0, &h->view[k])) {
+            mti_rec_hook_free(h);
+            return;
+        }
+    c->kind = MTI_EVENT_HOOK;
+    c->hook = h;
+    r->call_count++;
+}
+
 static void observe(void *self, const mti_event *e)
 {
     mti_record *r = self;
@@ -118,6 +138,9 @@ static void observe(void *self, const mti_event *e)
         return;
     case MTI_EVENT_OPAQUE:
         record_failure(r, MT_ERR_INVALID_ARG, "the step uses %s, which a plan cannot replay", e->what);
+        return;
+    case MTI_EVENT_HOOK:
+        record_hook(r, e);
         return;
     case MTI_EVENT_UPDATE:
         if (e->what) {
@@ -148,6 +171,7 @@ static void observe(void *self, const mti_event *e)
 
 void mti_record_free(mti_record *r)
 {
+    for (int i = 0; i < r->call_count; i++) mti_rec_hook_free(r->calls[i].hook);
     for (int i = 0; i < r->store_count; i++)
         if (r->stores[i].kind != MTI_STORE_TEMP) mti_storage_release(r->stores[i].storage);
     mti_free(r->stores);
@@ -155,9 +179,15 @@ void mti_record_free(mti_record *r)
     *r = (mti_record){0};
 }
 
-/* After the step: what it kept becomes bound; what existed before must still be in use. */
+/* After the step: what it kept becomes bound; what existed before must still be in use; every
+ * hook's owner must still be able to run it (e.g. an optimiser the step freed cannot). */
 static void settle_stores(mti_record *r)
 {
+    for (int i = 0; i < r->call_count && r->status == MT_OK; i++) {
+        const mti_rec_hook *h = r->calls[i].hook;
+        const char *stale = h ? mti_hook_stale(&h->desc) : NULL;
+        if (stale) record_failure(r, MT_ERR_INVALID_ARG, "%s cannot be replayed: %s", h->desc.name, stale);
+    }
     for (int i = 0; i < r->store_count && r->status == MT_OK; i++) {
         mti_store *st = &r->stores[i];
         if (st->kind == MTI_STORE_TEMP && st->alive) {

@@ -36,8 +36,19 @@ typedef struct mti_rec_view {
     int64_t strides[MT_MAX_DIMS];
 } mti_rec_view;
 
+/* A recorded hook (tensor/hook.h): its description (operands NULL; the owner held through
+ * retain) and one view per operand (store -1: absent), with how the hook uses it. */
+typedef struct mti_rec_hook {
+    mti_hook desc;
+    mti_rec_view *view;
+    unsigned char *access;
+} mti_rec_hook;
+
+mti_rec_hook *mti_rec_hook_new(const mti_hook *hook);
+void mti_rec_hook_free(mti_rec_hook *h);
+
 typedef struct mti_rec_call {
-    mti_event_kind kind; /* MAP, ZIP, REDUCE, MATMUL, FILL, UPDATE */
+    mti_event_kind kind; /* MAP, ZIP, REDUCE, MATMUL, FILL, UPDATE, HOOK */
     int op, dim;
     mti_params params;
     bool trans_a, trans_b, accumulate;
@@ -46,6 +57,7 @@ typedef struct mti_rec_call {
     unsigned char context[MTI_UPDATE_CONTEXT_BYTES];
     int views;
     mti_rec_view view[4]; /* out first */
+    mti_rec_hook *hook;   /* HOOK (its views are hook->view[0 .. desc.count)) */
 } mti_rec_call;
 
 typedef struct mti_record {
@@ -72,12 +84,27 @@ typedef struct mti_fused_op {
     int slot[3];       /* per operand: a tile buffer slot, or -1 for memory */
 } mti_fused_op;
 
+/* A hook in a plan: its description (owner held) and its operands' views resolved. */
+typedef struct mti_plan_hook {
+    mti_hook desc;
+    mti_strided *views;
+    const mti_strided **pointers; /* per operand: &views[k], or NULL when absent */
+} mti_plan_hook;
+
+mti_plan_hook *mti_plan_hook_new(const mti_rec_hook *h);
+void mti_plan_hook_free(mti_plan_hook *h);
+/* Why the hook cannot run now (see mti_hook.stale), or NULL. */
+const char *mti_hook_stale(const mti_hook *hook);
+/* Calls the hook on its resolved views (one trace line). */
+mt_status mti_plan_hook_run(const mti_plan_hook *h);
+
 typedef struct mti_instr {
     mti_instr_kind kind;
     /* KERNEL: one recorded call with resolved views */
     mti_rec_call call;
     mti_strided view[4];
     bool has_view[4];
+    mti_plan_hook *hook; /* a HOOK call (call.hook is NULL in the plan) */
     /* FUSED */
     mti_fused_op *ops;
     int op_count;

@@ -133,6 +133,8 @@ static mt_status run_kernel(const mt_plan *plan, const mti_instr *in)
         mti_update_views(&v[0], NULL, fill_run, &value);
         return MT_OK;
     }
+    case MTI_EVENT_HOOK:
+        return mti_plan_hook_run(in->hook);
     case MTI_EVENT_UPDATE: {
         unsigned char context[MTI_UPDATE_CONTEXT_BYTES];
         memcpy(context, c->context, sizeof context);
@@ -157,6 +159,15 @@ mt_status mt_plan_run(mt_plan *plan)
                             "a tensor bound at capture (storage %d of %d) has been released since; "
                             "capture again", i + 1, plan->held_count);
         }
+    for (int i = 0; i < plan->instr_count; i++) {
+        const mti_plan_hook *h = plan->instrs[i].hook;
+        const char *stale = h ? mti_hook_stale(&h->desc) : NULL;
+        if (stale) {
+            atomic_flag_clear(&plan->running);
+            return mti_fail(MT_ERR_INVALID_ARG, fn, "the step's %s cannot be replayed: %s; capture again",
+                            h->desc.name, stale);
+        }
+    }
     mt_status status = MT_OK;
     for (int i = 0; i < plan->instr_count && status == MT_OK; i++) {
         const mti_instr *in = &plan->instrs[i];
@@ -177,6 +188,7 @@ void mt_plan_free(mt_plan *plan)
             mti_free(plan->instrs[i].ops);
             mti_free(plan->instrs[i].name);
             mti_free(plan->instrs[i].results);
+            mti_plan_hook_free(plan->instrs[i].hook);
         }
     mti_free(plan->instrs);
     for (int i = 0; i < plan->held_count; i++) mti_storage_release(plan->held[i]);

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "tensor/hook.h"
 #include "tensor/tensor_impl.h"
 #include "tensor/update.h"
 
@@ -23,7 +24,8 @@ typedef enum mti_event_kind {
     MTI_EVENT_MATMUL,
     MTI_EVENT_FILL,   /* every element of view[0] set to `value` */
     MTI_EVENT_UPDATE, /* update(context, ...) over view[0] (target) and view[1] (source or none) */
-    MTI_EVENT_OPAQUE  /* a write that cannot be replayed: `what` names it */
+    MTI_EVENT_OPAQUE, /* a write that cannot be replayed: `what` names it */
+    MTI_EVENT_HOOK    /* `hook` ran (tensor/hook.h) over hook_views[0 .. hook->count) */
 } mti_event_kind;
 
 #define MTI_UPDATE_CONTEXT_BYTES 32
@@ -42,6 +44,8 @@ typedef struct mti_event {
     unsigned char context[MTI_UPDATE_CONTEXT_BYTES];
     bool has_source;
     const char *what;               /* OPAQUE */
+    const mti_hook *hook;           /* HOOK: valid during the report only */
+    const mti_strided *const *hook_views; /* HOOK: per operand, NULL when absent */
 } mti_event;
 
 typedef void (*mti_observer_fn)(void *self, const mti_event *event);
@@ -57,6 +61,27 @@ static inline bool mti_observing(void) { return mti_observer_current != NULL; }
 static inline void mti_observe(const mti_event *event)
 {
     if (mti_observer_current) mti_observer_current(mti_observer_self, event);
+}
+
+/* Suspends this thread's observer until mti_observer_resume (what runs in between is not
+ * reported: a hook's own writes, which the hook replays itself). */
+typedef struct mti_observer_saved {
+    mti_observer_fn fn;
+    void *self;
+} mti_observer_saved;
+
+static inline mti_observer_saved mti_observer_pause(void)
+{
+    const mti_observer_saved saved = {mti_observer_current, mti_observer_self};
+    mti_observer_current = NULL;
+    mti_observer_self = NULL;
+    return saved;
+}
+
+static inline void mti_observer_resume(mti_observer_saved saved)
+{
+    mti_observer_current = saved.fn;
+    mti_observer_self = saved.self;
 }
 
 /* Convenience reporters (no-ops without an observer); mti_observe_opaque is declared in

@@ -97,8 +97,7 @@ static mti_strided view_of(const mt_tensor *t)
 void mti_update_param(mt_tensor *target, const mt_tensor *source, mti_update_run run,
                       void *context)
 {
-    mti_observe_opaque("an in-place update through an optimiser, init or clipping function "
-                       "(use mt_sgd_step inside a captured step)");
+    mti_observe_opaque("an in-place update through an init or gradient clipping function");
     mti_strided t = view_of(target), s = source ? view_of(source) : t;
     walk_all(&t, source ? &s : NULL, run, context, true);
     mti_bump_version(target);

@@ -1,6 +1,8 @@
 /* Internal: the one place where the nn layer writes into a parameter's (or a gradient's) values
- * in place — optimiser steps, gradient clipping and the init functions all go through
- * mti_update_param, so bookkeeping every in-place write needs is added there once. */
+ * in place — gradient clipping and the init functions go through mti_update_param, mt_sgd_step
+ * through mti_update_param_replayable, optimiser steps and dropout masks through hooks
+ * (tensor/hook.h) that walk views with mti_update_views — so bookkeeping every in-place write
+ * needs is added here once. */
 #ifndef MTI_TENSOR_UPDATE_H
 #define MTI_TENSOR_UPDATE_H
 
