@@ -254,6 +254,8 @@ static void find_uses(builder *b)
             }
             u->last_instr = instr;
             if (!fused || u->group != instr) u->one_group = false;
+            /* a reduction's output is finished in memory after its group's pass, not in a tile */
+            if (c->kind == MTI_EVENT_REDUCE && k == 0) u->one_group = false;
         }
     }
 }

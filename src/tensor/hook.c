@@ -27,7 +27,7 @@ mt_status mti_hook_call(const mti_hook *hook)
 {
     const int count = hook->count > 0 ? hook->count : 0;
     mti_strided stack_views[STACK_VIEWS], *views = stack_views;
-    const mti_strided *stack_pointers[STACK_VIEWS], **pointers = stack_pointers;
+    const mti_strided *stack_pointers[STACK_VIEWS] = {0}, **pointers = stack_pointers;
     if (count > STACK_VIEWS) {
         views = (size_t)count <= SIZE_MAX / sizeof *views ? mti_malloc(sizeof *views * (size_t)count) : NULL;
         pointers = views ? mti_malloc(sizeof *pointers * (size_t)count) : NULL;
