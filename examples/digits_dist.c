@@ -2,6 +2,7 @@
  * digits_dist.h). */
 #include "digits_dist.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "program_dist.h"
@@ -16,7 +17,9 @@ static mt_status draw_masks(digits_model *model, int64_t count, int64_t begin, i
 {
     for (int i = 0; i < DIGITS_LAYERS - 1; i++) {
         mt_tensor *whole = mt_dropout_layer_forward(&model->dropout[i], mt_ones(MT_DIMS(count, mask_width[i])));
-        if (!(masks[i] = mt_narrow(whole, 0, begin, end - begin))) return mt_last_status();
+        if (!whole) return mt_last_status();
+        masks[i] = end > begin ? mt_narrow(whole, 0, begin, end - begin) : NULL; /* none: no rows */
+        if (end > begin && !masks[i]) return mt_last_status();
     }
     return MT_OK;
 }
@@ -62,9 +65,11 @@ mt_status digits_dist_train_epoch(digits_model *model, digits_trainer *trainer, 
         const int64_t count = train->n - start < trainer->batch ? train->n - start : trainer->batch;
         if (status == MT_OK) status = local_step(model, trainer, train, trainer->order + start, count, &totals[0]);
         /* A rank that failed passes NULL: the average then fails on every rank, and all stop
-         * here together. */
+         * here together; that rank keeps its own error message. */
+        char error[256];
+        if (status != MT_OK) snprintf(error, sizeof error, "%s", mt_last_error());
         if (program_dist_average_grads(status == MT_OK ? &model->params : NULL) != MT_OK)
-            return status == MT_OK ? mt_last_status() : status;
+            return status == MT_OK ? mt_last_status() : mt_set_error(status, error);
         if (status == MT_OK) status = mt_optim_step(trainer->optimizer);
         if (status == MT_OK) status = mt_optim_zero_grad(trainer->optimizer);
     }
