@@ -7,7 +7,8 @@
 #   single    the split is the single process's: -np 1 reproduces the plain run line for line;
 #             -np 2 with one-row batches (rank 1 always empty) is bitwise the plain run; -np 2
 #             and -np 3 see the same losses and accuracies as the plain run at fixed parameters
-#   resume    -np 2 --save (rank 0 writes), --load on every rank: the same as one straight run
+#   resume    -np 2 --save (rank 0 writes), --load on every rank: the same as one straight run;
+#             a plain run resumes the checkpoint too
 #   failures  one rank without its data file, or with another checkpoint: every rank stops, no hang
 set -eu
 mode="$1"
@@ -127,6 +128,10 @@ resume)
     echo "3 epochs: $a; 2 + save + load + 1: $b"
     [ -n "$a" ] && [ "$a" = "$b" ] || { echo "FAIL: the resumed run differs"; exit 1; }
     echo "ok: -np 2 resumes exactly"
+    # the dropout counters advance as in a single process: a plain run resumes the checkpoint too
+    plain "$work/plain" --limit 400 --epochs 3 --load "$work/ck.safetensors"
+    grep -q "^resumed from .* after epoch 2$" "$work/plain" || { cat "$work/plain"; echo "FAIL: plain resume"; exit 1; }
+    echo "ok: a plain run resumes the -np 2 checkpoint"
     ;;
 failures)
     # expect OUT PATTERN...: mpirun failed (not a timeout) and OUT has each pattern
