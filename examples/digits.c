@@ -12,7 +12,9 @@
 
 #include "digits_checkpoint.h"
 #include "digits_data.h"
+#include "digits_dist.h"
 #include "digits_model.h"
+#include "program_dist.h"
 
 typedef struct options {
     const char *data, *backend, *save, *load;
@@ -20,6 +22,7 @@ typedef struct options {
     float lr;
     uint64_t seed;
     int threads;
+    bool distributed;
 } options;
 
 static char default_data[4096];
@@ -53,12 +56,21 @@ static void usage(FILE *out)
             "  --threads N      kernel threads, 0 = OMP_NUM_THREADS       (default 0)\n"
             "  --save FILE      write a checkpoint (safetensors) after every epoch\n"
             "  --load FILE      resume from a checkpoint (same --seed and --limit) up to --epochs\n"
+            "  --distributed    data-parallel over MPI: `mpirun -np N minitorch-digits\n"
+            "                   --distributed ...` (needs the MPI build). Every rank reads the\n"
+            "                   data (and --load's file) itself and takes its contiguous part of\n"
+            "                   every batch; each row gets the dropout mask element a single\n"
+            "                   process would give it; gradients are averaged before each Adam\n"
+            "                   step. Accuracy: each rank predicts its part of the set, the\n"
+            "                   counts are summed. Rank 0 alone prints and writes --save; the\n"
+            "                   last line says whether every rank ends with the same parameters\n"
             "  --help           this text\n"
             "Prints a line per epoch (mean batch loss, train and test accuracy, milliseconds of\n"
             "the training epoch), then the test set's confusion matrix, a summary (the median\n"
             "wall-clock and process CPU milliseconds per training epoch after the first) and a\n"
             "checksum of the parameters (equal for runs that end with bitwise equal parameters).\n"
-            "Exit status: 0 done, 1 a failure while running, 2 bad options or no data file.\n",
+            "Exit status: 0 done, 1 a failure while running (or, distributed, parameters that\n"
+            "differ between ranks), 2 bad options, no data file or no MPI in this build.\n",
             default_data_path());
 }
 
@@ -86,6 +98,10 @@ static int parse(int argc, char **argv, options *o)
         if (strcmp(arg, "--help") == 0) {
             usage(stdout);
             exit(0);
+        }
+        if (strcmp(arg, "--distributed") == 0) {
+            o->distributed = true;
+            continue;
         }
         if (i + 1 >= argc) return bad("missing value or unknown option", arg);
         const char *value = argv[++i];
@@ -184,96 +200,189 @@ static int library_failure(void)
     return 1;
 }
 
-int main(int argc, char **argv)
+/* Everything before training: the data and its split, the model, the optimiser and, with
+ * --load, the checkpoint. 0, or an exit status after saying why (nothing is left allocated). */
+static int prepare(const options *o, digits_set *train, digits_set *test, digits_model *model,
+                   digits_trainer *trainer, digits_run *run)
 {
-    options o;
-    int status = parse(argc, argv, &o);
-    if (status) return status;
     struct stat st;
-    if (stat(o.data, &st) != 0) return no_data(o.data);
-    if ((o.backend && mt_set_backend_by_name(o.backend) != MT_OK) ||
-        (o.threads && mt_set_num_threads(o.threads) != MT_OK))
+    if (stat(o->data, &st) != 0) return no_data(o->data);
+    if ((o->backend && mt_set_backend_by_name(o->backend) != MT_OK) ||
+        (o->threads && mt_set_num_threads(o->threads) != MT_OK))
         return library_failure();
 
     char error[512];
-    digits_set all, train, test;
-    if (digits_read(o.data, o.limit, &all, error, sizeof error) != 0) {
+    digits_set all;
+    if (digits_read(o->data, o->limit, &all, error, sizeof error) != 0) {
         fprintf(stderr, "minitorch-digits: %s\n", error);
         return 1;
     }
-    if (digits_split(&all, o.seed, &train, &test) != 0) {
-        fprintf(stderr, "minitorch-digits: out of memory\n");
-        digits_free(&all);
-        return 1;
-    }
+    const int split = digits_split(&all, o->seed, train, test);
     digits_free(&all);
+    if (split != 0) {
+        fprintf(stderr, "minitorch-digits: out of memory\n");
+        return 1;
+    }
+    *run = (digits_run){.seed = o->seed, .limit = o->limit, .epoch = 0};
+    *trainer = (digits_trainer){0};
+    int status = 0;
+    if (digits_model_init(model, o->seed) != MT_OK) {
+        status = library_failure(); /* the model is already freed */
+    } else {
+        if (digits_trainer_init(trainer, model, o->lr, o->batch, train->n) != MT_OK) {
+            status = library_failure();
+        } else if (o->load && digits_checkpoint_load(o->load, model, trainer, run, error, sizeof error) != 0) {
+            fprintf(stderr, "minitorch-digits: %s\n", error);
+            status = 1;
+        }
+        if (status != 0) {
+            digits_trainer_free(trainer);
+            digits_model_free(model);
+        }
+    }
+    if (status != 0) {
+        digits_free(train);
+        digits_free(test);
+    }
+    return status;
+}
 
-    digits_model model;
-    digits_trainer trainer = {0};
-    digits_run run = {.seed = o.seed, .limit = o.limit, .epoch = 0};
-    double *seconds = malloc(sizeof *seconds * 2 * (size_t)o.epochs), *cpu = seconds + o.epochs;
+static int other_rank_failed(void)
+{
+    fprintf(stderr, "minitorch-digits: rank %d stops: another rank failed\n", program_dist_rank());
+    return 1;
+}
+
+/* --distributed, once every rank has prepared (`status`: this rank's outcome): every rank stops
+ * when one failed. Then, after --load, every rank must have resumed the same run (each read the
+ * checkpoint itself), and every rank takes rank 0's parameters. 0 or an exit status. */
+static int join_ranks(int status, const options *o, digits_model *model, const digits_run *run)
+{
+    if (!program_dist_all(status == 0)) return status ? status : other_rank_failed();
+    if (o->load) {
+        bool same_parameters = false, same_epoch = false;
+        if (program_dist_agree(digits_checksum(model), &same_parameters) != MT_OK ||
+            program_dist_agree((uint64_t)run->epoch, &same_epoch) != MT_OK)
+            return library_failure();
+        if (!same_parameters || !same_epoch) {
+            fprintf(stderr, "minitorch-digits: the ranks resumed from different checkpoints at %s "
+                            "(every machine needs the same file)\n", o->load);
+            return 1;
+        }
+    }
+    return program_dist_broadcast(&model->params) == MT_OK ? 0 : library_failure();
+}
+
+/* The epochs after run->epoch up to --epochs, each with a line of progress and, with --save, a
+ * checkpoint; then the confusion matrix, the summary and the parameters' checksum. Distributed:
+ * every rank trains and evaluates, rank 0 alone prints and saves, and the checksum is compared
+ * over the ranks. `seconds` has room for 2 * --epochs timings. */
+static int train_and_report(const options *o, const digits_set *train, const digits_set *test,
+                            digits_model *model, digits_trainer *trainer, digits_run *run,
+                            double *seconds)
+{
+    const bool quiet = program_dist_rank() != 0;
+    mt_status (*const train_epoch)(digits_model *, digits_trainer *, const digits_set *, uint64_t,
+                                   int64_t, double *) =
+        o->distributed ? digits_dist_train_epoch : digits_train_epoch;
+    mt_status (*const evaluate)(digits_model *, const digits_set *, int64_t *, int64_t *) =
+        o->distributed ? digits_dist_evaluate : digits_evaluate;
+    double *cpu = seconds + o->epochs;
     int64_t confusion[DIGITS_CLASSES * DIGITS_CLASSES];
-    if (!seconds || digits_model_init(&model, o.seed) != MT_OK) {
-        free(seconds);
-        digits_free(&train);
-        digits_free(&test);
-        return library_failure();
-    }
-    if (digits_trainer_init(&trainer, &model, o.lr, o.batch, train.n) != MT_OK) {
-        status = library_failure();
-    } else if (o.load && digits_checkpoint_load(o.load, &model, &trainer, &run, error, sizeof error) != 0) {
-        fprintf(stderr, "minitorch-digits: %s\n", error);
-        status = 1;
-    }
-    if (status == 0)
+    int status = 0;
+    if (!quiet) {
         printf("minitorch-digits: %lld training and %lld test images, batch %lld, lr %g, seed %llu, "
                "backend %s, %d threads\n",
-               (long long)train.n, (long long)test.n, (long long)o.batch, (double)o.lr,
-               (unsigned long long)o.seed, mt_backend_name(mt_get_backend()), mt_get_num_threads());
-    if (status == 0 && o.load) printf("resumed from %s after epoch %lld\n", o.load, (long long)run.epoch);
+               (long long)train->n, (long long)test->n, (long long)o->batch, (double)o->lr,
+               (unsigned long long)o->seed, mt_backend_name(mt_get_backend()), mt_get_num_threads());
+        if (o->distributed) printf("distributed: %d ranks (MPI)\n", program_dist_size());
+        if (o->load) printf("resumed from %s after epoch %lld\n", o->load, (long long)run->epoch);
+    }
     int64_t timed = 0;
-    for (int64_t epoch = run.epoch + 1; status == 0 && epoch <= o.epochs; epoch++) {
+    for (int64_t epoch = run->epoch + 1; status == 0 && epoch <= o->epochs; epoch++) {
         double loss = 0, start = now(CLOCK_MONOTONIC), start_cpu = now(CLOCK_PROCESS_CPUTIME_ID);
-        if (digits_train_epoch(&model, &trainer, &train, o.seed, epoch, &loss) != MT_OK) {
+        if (train_epoch(model, trainer, train, o->seed, epoch, &loss) != MT_OK) {
             status = library_failure();
             break;
         }
         cpu[timed] = now(CLOCK_PROCESS_CPUTIME_ID) - start_cpu;
         seconds[timed++] = now(CLOCK_MONOTONIC) - start;
         int64_t right_train = 0, right_test = 0;
-        if (digits_evaluate(&model, &train, &right_train, NULL) != MT_OK ||
-            digits_evaluate(&model, &test, &right_test, NULL) != MT_OK) {
+        if (evaluate(model, train, &right_train, NULL) != MT_OK ||
+            evaluate(model, test, &right_test, NULL) != MT_OK) {
             status = library_failure();
             break;
         }
-        printf("epoch %3lld  loss %.6f  train %6.2f%%  test %6.2f%%  %.3f ms/epoch\n", (long long)epoch,
-               loss, 100.0 * (double)right_train / (double)train.n,
-               100.0 * (double)right_test / (double)test.n, seconds[timed - 1] * 1e3);
-        fflush(stdout);
-        run.epoch = epoch;
-        if (o.save && digits_checkpoint_save(o.save, &model, &trainer, &run) != 0) status = library_failure();
+        if (!quiet) {
+            printf("epoch %3lld  loss %.6f  train %6.2f%%  test %6.2f%%  %.3f ms/epoch\n", (long long)epoch,
+                   loss, 100.0 * (double)right_train / (double)train->n,
+                   100.0 * (double)right_test / (double)test->n, seconds[timed - 1] * 1e3);
+            fflush(stdout);
+        }
+        run->epoch = epoch;
+        if (o->save && !quiet && digits_checkpoint_save(o->save, model, trainer, run) != 0)
+            status = library_failure();
+        /* a checkpoint rank 0 could not write stops every rank */
+        if (o->save && o->distributed && !program_dist_all(status == 0) && status == 0)
+            status = other_rank_failed();
     }
     int64_t right = 0;
-    if (status == 0 && digits_evaluate(&model, &test, &right, confusion) != MT_OK) status = library_failure();
-    if (status == 0) {
+    if (status == 0 && evaluate(model, test, &right, confusion) != MT_OK) status = library_failure();
+    if (status == 0 && !quiet) {
         print_confusion(confusion);
         if (timed > 0) {
             printf("summary: test accuracy %lld/%lld = %.2f%%, %.3f ms per training epoch (median of "
                    "%lld; process CPU time %.3f ms)\n",
-                   (long long)right, (long long)test.n, 100.0 * (double)right / (double)test.n,
+                   (long long)right, (long long)test->n, 100.0 * (double)right / (double)test->n,
                    median_after_first(seconds, timed) * 1e3, (long long)(timed - (timed > 1)),
                    median_after_first(cpu, timed) * 1e3);
         } else {
             printf("summary: test accuracy %lld/%lld = %.2f%% (no epoch left to run)\n", (long long)right,
-                   (long long)test.n, 100.0 * (double)right / (double)test.n);
+                   (long long)test->n, 100.0 * (double)right / (double)test->n);
         }
-        printf("parameters: checksum %016llx after epoch %lld\n", (unsigned long long)digits_checksum(&model),
-               (long long)run.epoch);
+    }
+    if (status != 0) return status;
+    const uint64_t checksum = digits_checksum(model);
+    bool same = true;
+    if (o->distributed && program_dist_agree(checksum, &same) != MT_OK) return library_failure();
+    if (!quiet) {
+        printf("parameters: checksum %016llx after epoch %lld", (unsigned long long)checksum,
+               (long long)run->epoch);
+        if (o->distributed)
+            printf(", %s on all %d ranks", same ? "identical" : "DIFFERENT", program_dist_size());
+        printf("\n");
+    }
+    return same ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+    options o;
+    int status = parse(argc, argv, &o);
+    if (status) return status;
+    if (o.distributed && (status = program_dist_start("minitorch-digits", &argc, &argv)) != 0) return status;
+
+    digits_set train, test;
+    digits_model model;
+    digits_trainer trainer;
+    digits_run run;
+    double *seconds = malloc(sizeof *seconds * 2 * (size_t)o.epochs);
+    if (seconds) {
+        status = prepare(&o, &train, &test, &model, &trainer, &run);
+    } else {
+        fprintf(stderr, "minitorch-digits: out of memory\n");
+        status = 1;
+    }
+    const bool prepared = status == 0;
+    if (o.distributed) status = join_ranks(status, &o, &model, &run);
+    if (status == 0) status = train_and_report(&o, &train, &test, &model, &trainer, &run, seconds);
+    if (prepared) {
+        digits_trainer_free(&trainer);
+        digits_model_free(&model);
+        digits_free(&train);
+        digits_free(&test);
     }
     free(seconds);
-    digits_trainer_free(&trainer);
-    digits_model_free(&model);
-    digits_free(&train);
-    digits_free(&test);
+    if (o.distributed) program_dist_stop();
     return status;
 }

@@ -41,13 +41,14 @@ void digits_model_free(digits_model *model)
     mt_params_free(&model->params);
 }
 
-/* Logits (n, 10) for x (n, 64): Linear, ReLU, dropout, Linear, ReLU, dropout, Linear. */
-static mt_tensor *forward(digits_model *model, mt_tensor *x)
+mt_tensor *digits_forward(digits_model *model, mt_tensor *x, mt_tensor *const *masks)
 {
     mt_tensor *h = x;
-    for (int i = 0; i < DIGITS_LAYERS - 1; i++)
-        h = mt_dropout_layer_forward(&model->dropout[i],
-                                     mt_relu(mt_linear_layer_forward(&model->layer[i], h)));
+    for (int i = 0; i < DIGITS_LAYERS - 1; i++) {
+        h = mt_relu(mt_linear_layer_forward(&model->layer[i], h));
+        /* the dropout layer's own mask, or the given one: the same product h * mask */
+        h = masks ? mt_mul(h, masks[i]) : mt_dropout_layer_forward(&model->dropout[i], h);
+    }
     return mt_linear_layer_forward(&model->layer[DIGITS_LAYERS - 1], h);
 }
 
@@ -55,6 +56,11 @@ static mt_tensor *forward(digits_model *model, mt_tensor *x)
 static mt_tensor *batch_loss(mt_tensor *logits, const int64_t *labels, int64_t n)
 {
     return mt_loss_cross_entropy(logits, n, labels); /* fused log-softmax + NLL, class indices */
+}
+
+void digits_epoch_order(int64_t *order, int64_t n, uint64_t seed, int64_t epoch)
+{
+    digits_permutation(order, n, digits_derive_seed(seed, STREAM_SHUFFLE + (uint64_t)epoch));
 }
 
 mt_status digits_trainer_init(digits_trainer *trainer, digits_model *model, float lr, int64_t batch,
@@ -88,7 +94,7 @@ void digits_trainer_free(digits_trainer *trainer)
 mt_status digits_train_epoch(digits_model *model, digits_trainer *trainer, const digits_set *train,
                              uint64_t seed, int64_t epoch, double *loss)
 {
-    digits_permutation(trainer->order, train->n, digits_derive_seed(seed, STREAM_SHUFFLE + (uint64_t)epoch));
+    digits_epoch_order(trainer->order, train->n, seed, epoch);
     double loss_sum = 0;
     int64_t steps = 0;
     mt_status status = MT_OK;
@@ -101,8 +107,8 @@ mt_status digits_train_epoch(digits_model *model, digits_trainer *trainer, const
             trainer->y[i] = train->y[row];
         }
         mt_scope scope = mt_scope_begin();
-        mt_tensor *l = batch_loss(forward(model, mt_from_data(MT_DIMS(n, DIGITS_PIXELS), trainer->x)),
-                                  trainer->y, n);
+        mt_tensor *x = mt_from_data(MT_DIMS(n, DIGITS_PIXELS), trainer->x);
+        mt_tensor *l = batch_loss(digits_forward(model, x, NULL), trainer->y, n);
         status = l ? mt_backward(l) : mt_last_status();
         if (status == MT_OK) status = mt_optim_step(trainer->optimizer);
         if (status == MT_OK) status = mt_optim_zero_grad(trainer->optimizer);
@@ -121,7 +127,7 @@ mt_status digits_evaluate(digits_model *model, const digits_set *set, int64_t *c
     for (int i = 0; i < DIGITS_LAYERS - 1; i++) mt_dropout_layer_train(&model->dropout[i], false);
     mt_no_grad_begin();
     mt_scope scope = mt_scope_begin();
-    mt_tensor *out = forward(model, mt_from_data(MT_DIMS(set->n, DIGITS_PIXELS), set->x));
+    mt_tensor *out = digits_forward(model, mt_from_data(MT_DIMS(set->n, DIGITS_PIXELS), set->x), NULL);
     mt_status status = out ? mt_copy_to(out, logits, set->n * DIGITS_CLASSES) : mt_last_status();
     mt_scope_end(scope);
     mt_no_grad_end();

@@ -27,6 +27,11 @@ extern const char *const digits_param_names[DIGITS_PARAMS];
 mt_status digits_model_init(digits_model *model, uint64_t seed);
 void digits_model_free(digits_model *model);
 
+/* Logits (n, 10) for x (n, 64): Linear, ReLU, dropout, Linear, ReLU, dropout, Linear. With
+ * masks NULL, the dropout layers draw their next masks (in training mode); otherwise h is
+ * multiplied by masks[0] and masks[1] (shaped as h, or broadcastable to it) instead. */
+mt_tensor *digits_forward(digits_model *model, mt_tensor *x, mt_tensor *const *masks);
+
 /* The per-epoch scratch of digits_train_epoch: the shuffled order and one batch. */
 typedef struct digits_trainer {
     mt_optimizer *optimizer; /* Adam over model->params */
@@ -47,6 +52,10 @@ void digits_trainer_free(digits_trainer *trainer);
  * the mean of the batch losses. */
 mt_status digits_train_epoch(digits_model *model, digits_trainer *trainer, const digits_set *train,
                              uint64_t seed, int64_t epoch, double *loss);
+
+/* The order of the training rows in `epoch` (1, 2, ...): a permutation of 0..n-1 drawn from
+ * (seed, epoch) into order[0..n). */
+void digits_epoch_order(int64_t *order, int64_t n, uint64_t seed, int64_t epoch);
 
 /* Predictions on `set` in eval mode without history: the number right in *correct, and when
  * `confusion` is not NULL, confusion[true * 10 + predicted] counts (overwritten). */

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "program_dist.h"
 #include "train_dist.h"
 
 typedef struct options {
@@ -143,9 +144,9 @@ int main(int argc, char **argv)
     options o;
     int status = parse(argc, argv, &o);
     if (status) return status;
-    if (o.distributed && (status = train_dist_start(&argc, &argv)) != 0) return status;
+    if (o.distributed && (status = program_dist_start("minitorch-train", &argc, &argv)) != 0) return status;
     /* distributed: every rank trains, rank 0 alone prints and writes the CSV */
-    const bool quiet = train_dist_rank() != 0;
+    const bool quiet = program_dist_rank() != 0;
     if (quiet) o.csv = NULL;
     if ((o.backend && mt_set_backend_by_name(o.backend) != MT_OK) ||
         (o.threads && mt_set_num_threads(o.threads) != MT_OK)) {
@@ -166,7 +167,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "minitorch-train: %s\n", mt_last_error());
         return 1;
     }
-    if (o.distributed && train_dist_broadcast(&model) != MT_OK) {
+    if (o.distributed && program_dist_broadcast(&model.params) != MT_OK) {
         fprintf(stderr, "minitorch-train: %s\n", mt_last_error());
         return 1;
     }
@@ -176,7 +177,7 @@ int main(int argc, char **argv)
                mt_dataset_kind_name(o.dataset), (long long)data.n, (long long)o.hidden,
                (double)o.rate, (long long)o.batch, (long long)o.epochs,
                mt_backend_name(mt_get_backend()), mt_get_num_threads());
-    if (o.distributed && !quiet) printf("distributed: %d ranks (MPI)\n", train_dist_size());
+    if (o.distributed && !quiet) printf("distributed: %d ranks (MPI)\n", program_dist_size());
 
     const int tty = isatty(fileno(stderr));
     mt_train_options train = {o.rate, o.batch, o.seed, o.compile};
@@ -217,7 +218,7 @@ int main(int argc, char **argv)
         if (train_dist_checksum(&model, &checksum, &same) != MT_OK || !same) status = 1;
         if (!quiet)
             printf("parameters: checksum %016llx, %s on all %d ranks\n", (unsigned long long)checksum,
-                   same ? "identical" : "DIFFERENT", train_dist_size());
+                   same ? "identical" : "DIFFERENT", program_dist_size());
     }
     if (status == 0 && seconds && !quiet) {
         int64_t rest = o.epochs > 1 ? o.epochs - 1 : 1;
@@ -235,6 +236,6 @@ int main(int argc, char **argv)
     if (csv) fclose(csv);
     mt_mlp_free(&model);
     mt_dataset_free(&data);
-    if (o.distributed) train_dist_stop();
+    if (o.distributed) program_dist_stop();
     return status;
 }

@@ -1,22 +1,8 @@
-/* minitorch-train --distributed over libminitorch_mpi (see train_dist.h). */
-#include <stdio.h>
+/* minitorch-train --distributed: the data-parallel epoch (see train_dist.h). */
 #include <stdlib.h>
-#include <string.h>
 
-#include <minitorch/dist.h>
-
+#include "program_dist.h"
 #include "train_dist.h"
-
-int train_dist_start(int *argc, char ***argv)
-{
-    if (mt_dist_init(argc, argv) == MT_OK) return 0;
-    fprintf(stderr, "minitorch-train: %s\n", mt_last_error());
-    return 1;
-}
-
-int train_dist_rank(void) { return mt_dist_rank(); }
-int train_dist_size(void) { return mt_dist_size(); }
-mt_status train_dist_broadcast(mt_mlp *model) { return mt_dist_broadcast_params(&model->params); }
 
 static uint64_t splitmix64(uint64_t x)
 {
@@ -57,7 +43,7 @@ static mt_status local_step(mt_mlp *model, const mt_dataset *data, const int64_t
     mt_scope scope = mt_scope_begin();
     mt_tensor *loss = mt_loss_nll_sigmoid(mt_mlp_forward(model, mt_from_data(MT_DIMS(rows, 2), x)),
                                           mt_from_data(MT_DIMS(rows, 1), y));
-    const float scale = (float)rows * (float)mt_dist_size() / (float)count;
+    const float scale = (float)rows * (float)program_dist_size() / (float)count;
     mt_status status = loss ? mt_backward(mt_mul_scalar(loss, scale)) : mt_last_status();
     if (status == MT_OK) *loss_share += mt_item(loss) * (double)rows / (double)count;
     mt_scope_end(scope);
@@ -78,10 +64,10 @@ mt_status train_dist_epoch(mt_mlp *model, const mt_dataset *data, const mt_train
     for (int64_t first = 0; first < n && status == MT_OK; first += batch, steps++) {
         const int64_t count = n - first < batch ? n - first : batch;
         int64_t begin, end;
-        mt_dist_shard(count, &begin, &end);
+        program_dist_shard(count, &begin, &end);
         status = local_step(model, data, order + first, begin, end, count, x, y, &loss_share);
         /* a local failure still joins the all-reduce, which then fails on every rank */
-        if (mt_dist_allreduce_grads(status == MT_OK ? &model->params : NULL) != MT_OK && status == MT_OK)
+        if (program_dist_average_grads(status == MT_OK ? &model->params : NULL) != MT_OK && status == MT_OK)
             status = mt_last_status();
         if (status == MT_OK) status = mt_sgd_step(&model->params, options->rate);
     }
@@ -89,10 +75,9 @@ mt_status train_dist_epoch(mt_mlp *model, const mt_dataset *data, const mt_train
     free(x);
     free(y);
     if (status != MT_OK) return status;
-    double loss_sum = 0; /* the batches' losses: every rank's shares added */
-    if (MPI_Allreduce(&loss_share, &loss_sum, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD) != MPI_SUCCESS)
-        return mt_set_error(MT_ERR_DIST, "minitorch-train: MPI_Allreduce of the loss failed");
-    result->loss = steps ? loss_sum / (double)steps : 0;
+    /* the batches' losses: every rank's shares added */
+    if ((status = program_dist_sum(&loss_share, 1)) != MT_OK) return status;
+    result->loss = steps ? loss_share / (double)steps : 0;
     result->steps = steps;
     return MT_OK;
 }
@@ -110,12 +95,6 @@ mt_status train_dist_checksum(const mt_mlp *model, uint64_t *checksum, bool *sam
         for (size_t k = 0; k < sizeof *values * (size_t)count; k++) hash = (hash ^ bytes[k]) * 1099511628211u;
         free(values);
     }
-    uint64_t low = hash, high = hash;
-    MPI_Allreduce(&hash, &low, 1, MPI_UINT64_T, MPI_MIN, MPI_COMM_WORLD);
-    MPI_Allreduce(&hash, &high, 1, MPI_UINT64_T, MPI_MAX, MPI_COMM_WORLD);
     *checksum = hash;
-    *same = low == high;
-    return MT_OK;
+    return program_dist_agree(hash, same);
 }
-
-void train_dist_stop(void) { mt_dist_finalize(); }
