@@ -22,7 +22,7 @@ typedef struct options {
     float lr;
     uint64_t seed;
     int threads;
-    bool distributed;
+    bool distributed, compile;
 } options;
 
 static char default_data[4096];
@@ -64,6 +64,10 @@ static void usage(FILE *out)
             "                   step. Accuracy: each rank predicts its part of the set, the\n"
             "                   counts are summed. Rank 0 alone prints and writes --save; the\n"
             "                   last line says whether every rank ends with the same parameters\n"
+            "  --compile        capture one training step (full batch) and replay it as a plan\n"
+            "                   (plan.h) for every full batch: bitwise the same parameters, less\n"
+            "                   per-step overhead; a last, shorter batch runs eagerly. Not with\n"
+            "                   --distributed\n"
             "  --help           this text\n"
             "Prints a line per epoch (mean batch loss, train and test accuracy, milliseconds of\n"
             "the training epoch), then the test set's confusion matrix, a summary (the median\n"
@@ -103,6 +107,10 @@ static int parse(int argc, char **argv, options *o)
             o->distributed = true;
             continue;
         }
+        if (strcmp(arg, "--compile") == 0) {
+            o->compile = true;
+            continue;
+        }
         if (i + 1 >= argc) return bad("missing value or unknown option", arg);
         const char *value = argv[++i];
         int64_t n;
@@ -135,6 +143,7 @@ static int parse(int argc, char **argv, options *o)
             return bad("unknown option", arg);
         }
     }
+    if (o->compile && o->distributed) return bad("--compile does not work with", "--distributed");
     if (!o->data) o->data = default_data_path();
     return 0;
 }
@@ -235,6 +244,7 @@ static int prepare(const options *o, digits_set *train, digits_set *test, digits
             fprintf(stderr, "minitorch-digits: %s\n", error);
             status = 1;
         }
+        trainer->compile = o->compile;
         if (status != 0) {
             digits_trainer_free(trainer);
             digits_model_free(model);

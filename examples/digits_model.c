@@ -84,11 +84,51 @@ mt_status digits_trainer_init(digits_trainer *trainer, digits_model *model, floa
 
 void digits_trainer_free(digits_trainer *trainer)
 {
+    mt_plan_free(trainer->plan);
+    if (trainer->x_batch) mt_release(trainer->x_batch);
+    if (trainer->loss) mt_release(trainer->loss);
     mt_optim_free(trainer->optimizer);
     free(trainer->order);
     free(trainer->x);
     free(trainer->y);
     *trainer = (digits_trainer){0};
+}
+
+/* One step on the batch in x (n rows) and trainer->y: forward, loss, backward, Adam, zero grad;
+ * the loss is kept in trainer->loss. */
+static mt_status train_step(digits_model *model, digits_trainer *trainer, mt_tensor *x, int64_t n)
+{
+    if (trainer->loss) mt_release(trainer->loss);
+    trainer->loss = NULL;
+    mt_scope scope = mt_scope_begin();
+    mt_tensor *l = batch_loss(digits_forward(model, x, NULL), trainer->y, n);
+    mt_status status = l ? mt_backward(l) : mt_last_status();
+    if (status == MT_OK) status = mt_optim_step(trainer->optimizer);
+    if (status == MT_OK) status = mt_optim_zero_grad(trainer->optimizer);
+    if (status == MT_OK) trainer->loss = mt_retain(mt_detach(l));
+    mt_scope_end(scope);
+    return status;
+}
+
+/* The step a plan captures: the bound input batch. */
+static mt_status captured_step(void *context)
+{
+    digits_trainer *trainer = context;
+    return train_step(trainer->model, trainer, trainer->x_batch, trainer->batch);
+}
+
+/* One full batch through the plan (captured at the first call). */
+static mt_status planned_step(digits_model *model, digits_trainer *trainer)
+{
+    if (!trainer->x_batch) {
+        trainer->x_batch = mt_zeros(MT_DIMS(trainer->batch, DIGITS_PIXELS));
+        if (!trainer->x_batch) return mt_last_status();
+    }
+    mt_status status = mt_copy_from(trainer->x_batch, trainer->x, trainer->batch * DIGITS_PIXELS);
+    if (status != MT_OK) return status;
+    if (trainer->plan) return mt_plan_run(trainer->plan);
+    trainer->model = model;
+    return mt_plan_capture(captured_step, trainer, &trainer->plan);
 }
 
 mt_status digits_train_epoch(digits_model *model, digits_trainer *trainer, const digits_set *train,
@@ -106,14 +146,15 @@ mt_status digits_train_epoch(digits_model *model, digits_trainer *trainer, const
                    sizeof *trainer->x * DIGITS_PIXELS);
             trainer->y[i] = train->y[row];
         }
-        mt_scope scope = mt_scope_begin();
-        mt_tensor *x = mt_from_data(MT_DIMS(n, DIGITS_PIXELS), trainer->x);
-        mt_tensor *l = batch_loss(digits_forward(model, x, NULL), trainer->y, n);
-        status = l ? mt_backward(l) : mt_last_status();
-        if (status == MT_OK) status = mt_optim_step(trainer->optimizer);
-        if (status == MT_OK) status = mt_optim_zero_grad(trainer->optimizer);
-        if (status == MT_OK) loss_sum += mt_item(l);
-        mt_scope_end(scope);
+        if (trainer->compile && n == trainer->batch) {
+            status = planned_step(model, trainer);
+        } else {
+            mt_scope scope = mt_scope_begin();
+            mt_tensor *x = mt_from_data(MT_DIMS(n, DIGITS_PIXELS), trainer->x);
+            status = x ? train_step(model, trainer, x, n) : mt_last_status();
+            mt_scope_end(scope);
+        }
+        if (status == MT_OK) loss_sum += mt_item(trainer->loss);
     }
     if (status == MT_OK) *loss = loss_sum / (double)steps;
     return status;

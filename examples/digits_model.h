@@ -32,13 +32,19 @@ void digits_model_free(digits_model *model);
  * multiplied by masks[0] and masks[1] (shaped as h, or broadcastable to it) instead. */
 mt_tensor *digits_forward(digits_model *model, mt_tensor *x, mt_tensor *const *masks);
 
-/* The per-epoch scratch of digits_train_epoch: the shuffled order and one batch. */
+/* The per-epoch scratch of digits_train_epoch: the shuffled order and one batch; with `compile`,
+ * the captured step (plan.h) that runs every full batch. */
 typedef struct digits_trainer {
     mt_optimizer *optimizer; /* Adam over model->params */
     int64_t batch;
     int64_t *order;
     float *x;
     int64_t *y;
+    bool compile;
+    mt_plan *plan;          /* captured at the first full batch */
+    mt_tensor *x_batch;     /* the plan's bound input (batch, 64); its labels are y */
+    mt_tensor *loss;        /* the plan's kept loss, rewritten by every run */
+    digits_model *model;    /* the model the plan trains */
 } digits_trainer;
 
 /* Adam (lr, PyTorch's other defaults) over the model's parameters, batches of `batch` rows of a
@@ -49,7 +55,9 @@ void digits_trainer_free(digits_trainer *trainer);
 
 /* One epoch: the rows in the order of a permutation drawn from (seed, epoch), ceil(n / batch)
  * steps, each in its own scope (forward, loss, backward, Adam step, zero grad). *loss receives
- * the mean of the batch losses. */
+ * the mean of the batch losses. With trainer->compile, each full batch is copied into the plan's
+ * bound input and the plan runs (captured at the first one); a last, shorter batch runs eagerly.
+ * The parameters are bitwise those of the eager epoch. */
 mt_status digits_train_epoch(digits_model *model, digits_trainer *trainer, const digits_set *train,
                              uint64_t seed, int64_t epoch, double *loss);
 

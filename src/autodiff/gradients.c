@@ -556,7 +556,8 @@ static mt_status backward_cross_entropy(const char *fn, const mti_node *node, mt
     if (!dx) return mt_last_status();
     mti_strided d = mti_strided_of(dx), x = mti_strided_of(logits);
     mti_strided labels = mti_strided_of(node->inputs[1]), lse = mti_strided_of(node->inputs[2]);
-    mti_run_nll_softmax_backward(&d, &x, &lse, &labels, mti_data(g)[0] * node->params[0]);
+    mti_strided incoming = mti_strided_of(g);
+    mti_run_nll_softmax_backward(&d, &x, &lse, &labels, &incoming, node->params[0]);
     return mti_give_grad(fn, logits, dx);
 }
 

@@ -30,6 +30,9 @@ void mti_run_zip(mti_zip_op op, mti_params params, const mti_strided *out, const
 void mti_run_zip3(mti_ternary_op op, mti_params params, const mti_strided *out,
                   const mti_strided *a, const mti_strided *b, const mti_strided *c)
 {
+    if (mti_observing())
+        mti_observe(&(mti_event){.kind = MTI_EVENT_ZIP3, .op = (int)op, .params = {params.p0, params.p1},
+                                 .views = 4, .view = {out, a, b, c}});
     current()->zip3(op, params, out, a, b, c);
 }
 
@@ -54,19 +57,29 @@ mt_status mti_run_matmul(const char *fn, const mti_strided *out, const mti_strid
 void mti_run_rows(mti_row_op op, mti_params params, const mti_strided *out, const mti_strided *in,
                   int dim)
 {
+    if (mti_observing())
+        mti_observe(&(mti_event){.kind = MTI_EVENT_ROWS, .op = (int)op, .params = {params.p0, params.p1},
+                                 .dim = dim, .views = 2, .view = {out, in}});
     current()->rows(op, params, out, in, dim);
 }
 
 void mti_run_rows_backward(mti_row_op op, const mti_strided *dx, const mti_strided *y,
                            const mti_strided *g, int dim)
 {
+    if (mti_observing())
+        mti_observe(&(mti_event){.kind = MTI_EVENT_ROWS_BACKWARD, .op = (int)op, .dim = dim,
+                                 .views = 3, .view = {dx, y, g}});
     current()->rows_backward(op, dx, y, g, dim);
 }
 
 void mti_run_nll_softmax_backward(const mti_strided *dx, const mti_strided *logits,
-                                  const mti_strided *lse, const mti_strided *labels, float scale)
+                                  const mti_strided *lse, const mti_strided *labels,
+                                  const mti_strided *g, float factor)
 {
-    current()->nll_softmax_backward(dx, logits, lse, labels, scale);
+    if (mti_observing())
+        mti_observe(&(mti_event){.kind = MTI_EVENT_NLL_SOFTMAX_BACKWARD, .value = factor, .views = 5,
+                                 .view = {dx, logits, lse, labels, g}});
+    current()->nll_softmax_backward(dx, logits, lse, labels, g->data[0] * factor);
 }
 
 mt_tensor *mti_map_with(const char *fn, mti_unary_op op, mti_params params, const mt_tensor *a)

@@ -27,8 +27,10 @@ void mti_run_rows(mti_row_op op, mti_params params, const mti_strided *out, cons
                   int dim);
 void mti_run_rows_backward(mti_row_op op, const mti_strided *dx, const mti_strided *y,
                            const mti_strided *g, int dim);
+/* scale = g's first element (the incoming gradient of the loss) times factor */
 void mti_run_nll_softmax_backward(const mti_strided *dx, const mti_strided *logits,
-                                  const mti_strided *lse, const mti_strided *labels, float scale);
+                                  const mti_strided *lse, const mti_strided *labels,
+                                  const mti_strided *g, float factor);
 
 /* ---- tensor level: a new result ---- */
 mt_tensor *mti_map(const char *fn, mti_unary_op op, const mt_tensor *a);

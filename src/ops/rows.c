@@ -1,10 +1,12 @@
 /* Public functions of whole lines along a dim (the MTI_ROW_OPS table: softmax, log_softmax,
  * logsumexp, argmax, argmin, var, std) and the fused cross-entropy the nn layer builds on. */
 #include <math.h>
+#include <string.h>
 
 #include "ops/fused_loss.h"
 #include "ops/ops_internal.h"
 #include "minitorch/ops.h"
+#include "tensor/hook.h"
 
 #define FLOAT_EXACT_INDICES ((int64_t)1 << 24) /* every integer up to 2^24 is a float */
 
@@ -93,33 +95,62 @@ static mt_status check_cross_entropy(const char *fn, const mt_tensor *logits, in
     return MT_OK;
 }
 
+/* The loss value (and, for the gradient, the labels as float class indices) from the labels
+ * array: a hook, so a captured plan reads the array again at every run (new labels written into
+ * the same array take effect) instead of replaying the capture's. Operands: logits, lse (read),
+ * loss, classes (written; classes absent without history). */
+typedef struct labels_context {
+    const int64_t *labels;
+    int64_t n;
+} labels_context;
+
+static mt_status cross_entropy_run(void *self, const void *context, const mti_strided *const *views,
+                                   int count)
+{
+    (void)self;
+    (void)count;
+    labels_context c;
+    memcpy(&c, context, sizeof c);
+    const mti_strided *logits = views[0], *lse = views[1], *loss = views[2], *classes = views[3];
+    for (int64_t i = 0; i < c.n; i++) /* checked again: a run may see new labels */
+        if (c.labels[i] < 0 || c.labels[i] >= logits->shape[1])
+            return mti_fail(MT_ERR_INDEX, "mt_loss_cross_entropy",
+                            "labels[%lld] = %lld is not a class in 0..%lld", (long long)i,
+                            (long long)c.labels[i], (long long)logits->shape[1] - 1);
+    /* mean of lse_i - logits[i, label_i], summed in double in batch order */
+    double total = 0.0;
+    for (int64_t i = 0; i < c.n; i++)
+        total += (double)lse->data[i * lse->strides[0]] -
+                 (double)logits->data[i * logits->strides[0] + c.labels[i] * logits->strides[1]];
+    loss->data[0] = (float)(total / (double)c.n);
+    if (classes) /* exact: C <= 2^24 */
+        for (int64_t i = 0; i < c.n; i++) classes->data[i * classes->strides[0]] = (float)c.labels[i];
+    return MT_OK;
+}
+
 mt_tensor *mti_op_cross_entropy(const char *fn, mt_tensor *logits, int64_t n, const int64_t *labels)
 {
     if (check_cross_entropy(fn, logits, n, labels) != MT_OK) return NULL;
     mt_tensor *lse = mti_rows(fn, MTI_ROW_LOGSUMEXP, MTI_NO_PARAMS, logits, 1); /* (N, 1) */
     mt_tensor *loss = lse ? mti_tensor_empty(fn, 1, (const int64_t[]){1}) : NULL;
-    if (!loss) {
-        mti_unref(lse);
-        return NULL;
+    const bool record = loss && mti_should_record(1, &logits);
+    mt_tensor *classes = record ? mti_tensor_empty(fn, 2, (const int64_t[]){n, 1}) : NULL;
+    mt_status status = !loss || (record && !classes) ? mt_last_status() : MT_OK;
+    if (status == MT_OK) {
+        const mti_hook_operand operands[4] = {{logits, MTI_HOOK_READ}, {lse, MTI_HOOK_READ},
+                                              {loss, MTI_HOOK_WRITE}, {classes, MTI_HOOK_WRITE}};
+        mti_hook hook = {.name = "mt_loss_cross_entropy", .run = cross_entropy_run, .count = 4,
+                         .operands = operands};
+        const labels_context context = {labels, n};
+        memcpy(hook.context, &context, sizeof context);
+        status = mti_hook_call(&hook);
     }
-    /* mean of lse_i - logits[i, label_i], summed in double in batch order */
-    const float *x = mti_data(logits), *l = mti_data(lse);
-    double total = 0.0;
-    for (int64_t i = 0; i < n; i++)
-        total += (double)l[i] - (double)x[i * logits->strides[0] + labels[i] * logits->strides[1]];
-    loss->storage->data[0] = (float)(total / (double)n);
-    if (!mti_should_record(1, &logits)) {
+    if (status != MT_OK || !record) {
         mti_unref(lse);
-        return loss;
+        if (classes) mti_unref(classes);
+        if (status != MT_OK && loss) mti_unref(loss);
+        return status == MT_OK ? loss : NULL;
     }
-    /* the gradient's inputs: the labels as float class indices (exact: C <= 2^24) and lse */
-    mt_tensor *classes = mti_tensor_empty(fn, 2, (const int64_t[]){n, 1});
-    if (!classes) {
-        mti_unref(lse);
-        mti_unref(loss);
-        return NULL;
-    }
-    for (int64_t i = 0; i < n; i++) classes->storage->data[i] = (float)labels[i];
     mti_node spec = mti_spec(MTI_FN_CROSS_ENTROPY, 3, logits, classes, lse);
     spec.params[0] = (float)(1.0 / (double)n);
     loss = mti_record(fn, loss, &spec, false);

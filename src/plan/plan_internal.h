@@ -56,7 +56,7 @@ typedef struct mti_rec_call {
     mti_update_run update;
     unsigned char context[MTI_UPDATE_CONTEXT_BYTES];
     int views;
-    mti_rec_view view[4]; /* out first */
+    mti_rec_view view[5]; /* out first */
     mti_rec_hook *hook;   /* HOOK (its views are hook->view[0 .. desc.count)) */
 } mti_rec_call;
 
@@ -102,8 +102,8 @@ typedef struct mti_instr {
     mti_instr_kind kind;
     /* KERNEL: one recorded call with resolved views */
     mti_rec_call call;
-    mti_strided view[4];
-    bool has_view[4];
+    mti_strided view[5];
+    bool has_view[5];
     mti_plan_hook *hook; /* a HOOK call (call.hook is NULL in the plan) */
     /* FUSED */
     mti_fused_op *ops;

@@ -124,6 +124,18 @@ static mt_status run_kernel(const mt_plan *plan, const mti_instr *in)
     case MTI_EVENT_REDUCE:
         plan->kernels->reduce((mti_reduce_op)c->op, &v[0], &v[1], c->dim);
         return MT_OK;
+    case MTI_EVENT_ZIP3:
+        plan->kernels->zip3((mti_ternary_op)c->op, c->params, &v[0], &v[1], &v[2], &v[3]);
+        return MT_OK;
+    case MTI_EVENT_ROWS:
+        plan->kernels->rows((mti_row_op)c->op, c->params, &v[0], &v[1], c->dim);
+        return MT_OK;
+    case MTI_EVENT_ROWS_BACKWARD:
+        plan->kernels->rows_backward((mti_row_op)c->op, &v[0], &v[1], &v[2], c->dim);
+        return MT_OK;
+    case MTI_EVENT_NLL_SOFTMAX_BACKWARD: /* the incoming gradient as it is at this run */
+        plan->kernels->nll_softmax_backward(&v[0], &v[1], &v[2], &v[3], v[4].data[0] * c->value);
+        return MT_OK;
     case MTI_EVENT_MATMUL:
         return plan->kernels->matmul("mt_plan_run", &v[0], &v[1], &v[2],
                                      in->has_view[3] ? &v[3] : NULL, c->trans_a, c->trans_b,

@@ -22,6 +22,11 @@ typedef enum mti_event_kind {
     MTI_EVENT_ZIP,
     MTI_EVENT_REDUCE,
     MTI_EVENT_MATMUL,
+    MTI_EVENT_ZIP3,          /* op (mti_ternary_op) over view[0] = f(view[1], view[2], view[3]) */
+    MTI_EVENT_ROWS,          /* op (mti_row_op) of view[1] along `dim` into view[0] */
+    MTI_EVENT_ROWS_BACKWARD, /* op's gradient: dx view[0] from y view[1] and g view[2] along dim */
+    MTI_EVENT_NLL_SOFTMAX_BACKWARD, /* dx view[0] from logits, lse, labels views[1..3]; its scale
+                                       is value * view[4][0] (the incoming gradient, at run time) */
     MTI_EVENT_FILL,   /* every element of view[0] set to `value` */
     MTI_EVENT_UPDATE, /* update(context, ...) over view[0] (target) and view[1] (source or none) */
     MTI_EVENT_OPAQUE, /* a write that cannot be replayed: `what` names it */
@@ -37,7 +42,7 @@ typedef struct mti_event {
     int dim;
     float params[2];
     int views;                      /* used entries of view[] */
-    const mti_strided *view[4];     /* out first; matmul: out, a, b, bias (or NULL) */
+    const mti_strided *view[5];     /* out first; matmul: out, a, b, bias (or NULL) */
     bool trans_a, trans_b, accumulate;
     float value;                    /* FILL */
     mti_update_run update;          /* UPDATE */
