@@ -18,6 +18,7 @@
 #include "autodiff/gradients.h"
 #include "kernels/dispatch.h"
 #include "runtime/error.h"
+#include "tensor/hook.h"
 #include "tensor/observer.h"
 
 static bool wants(const mt_tensor *t) { return t && t->requires_grad; }
@@ -504,30 +505,50 @@ static mt_tensor *deviation_times(const char *fn, mt_tensor *x, const mt_tensor 
 
 /* PyTorch's var/std gradients: 2 g / (n - c) times the deviation for var; for std that with
  * g / (2 std), set to 0 where std is 0 (a constant line). */
+/* The coefficient of the variance gradients, in place in c (dense, a copy of the incoming
+ * gradient): factor c, or for std factor c / (2 s) (0 where s = 0), in double. A hook, so a
+ * captured plan computes it again at every run. Operands: c (read, written), s (read; absent for
+ * var). */
+typedef struct variance_context {
+    double factor;
+} variance_context;
+
+static mt_status variance_coefficient_run(void *self, const void *context,
+                                          const mti_strided *const *views, int count)
+{
+    (void)self;
+    (void)count;
+    variance_context v;
+    memcpy(&v, context, sizeof v);
+    float *c = views[0]->data;
+    const float *s = views[1] ? views[1]->data : NULL;
+    int64_t n = 1;
+    for (int d = 0; d < views[0]->ndim; d++) n *= views[0]->shape[d];
+    for (int64_t i = 0; i < n; i++)
+        c[i] = !s ? (float)(v.factor * c[i]) : s[i] == 0.0f ? 0.0f : (float)(v.factor * c[i] / (2.0 * s[i]));
+    return MT_OK;
+}
+
 static mt_status variance_gradient(const char *fn, const mti_node *node, mt_tensor *g_in, bool root)
 {
     mt_tensor *x = node->inputs[0];
     const int dim = node->ints[0];
-    const double factor = 2.0 / (double)(x->shape[dim] - (int64_t)node->ints[1]);
+    const variance_context context = {2.0 / (double)(x->shape[dim] - (int64_t)node->ints[1])};
     mt_tensor *g = mti_copy(fn, g_in); /* dense, and ours to overwrite with the coefficient */
     mt_tensor *std = g && root ? mti_copy(fn, node->saved[0]) : NULL;
     if (!g || (root && !std)) {
         mti_unref(g);
         return mt_last_status();
     }
-    float *c = g->storage->data;
-    for (int64_t i = 0; i < g->numel; i++) {
-        if (!root) {
-            c[i] = (float)(factor * c[i]);
-        } else {
-            float s = std->storage->data[i];
-            c[i] = s == 0.0f ? 0.0f : (float)(factor * c[i] / (2.0 * s));
-        }
-    }
-    mti_unref(std);
-    mt_tensor *dx = deviation_times(fn, x, g, dim);
+    const mti_hook_operand operands[2] = {{g, MTI_HOOK_READ | MTI_HOOK_WRITE}, {std, MTI_HOOK_READ}};
+    mti_hook hook = {.name = root ? "the gradient of mt_std" : "the gradient of mt_var",
+                     .run = variance_coefficient_run, .count = 2, .operands = operands};
+    memcpy(hook.context, &context, sizeof context);
+    mt_status status = mti_hook_call(&hook);
+    if (std) mti_unref(std);
+    mt_tensor *dx = status == MT_OK ? deviation_times(fn, x, g, dim) : NULL;
     mti_unref(g);
-    return mti_give_grad(fn, x, dx);
+    return dx ? mti_give_grad(fn, x, dx) : mt_last_status();
 }
 
 static mt_status backward_var(const char *fn, const mti_node *node, mt_tensor *g)

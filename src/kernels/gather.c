@@ -12,6 +12,7 @@
 #include "runtime/alloc.h"
 #include "runtime/error.h"
 #include "runtime/runtime.h"
+#include "tensor/observer.h"
 
 /* Elements per thread below which another thread does not pay (as the elementwise kernels). */
 #define WORK_PER_THREAD ((int64_t)1 << 16)
@@ -153,6 +154,9 @@ static int threads_for_rows(int64_t rows, int64_t elements)
 void mti_run_index_select(const mti_strided *out, const mti_strided *in, int dim,
                           const int64_t *index)
 {
+    /* the index array is the caller's: a plan would replay the capture's rows */
+    mti_observe(&(mti_event){.kind = MTI_EVENT_OPAQUE,
+                             .what = "an index gather (mt_index_select, mt_embedding)"});
     const bool tracing = mti_tracing();
     const double start = tracing ? mti_now_us() : 0;
     gather_job job = job_for(out, in, dim);
@@ -170,6 +174,8 @@ void mti_run_index_select(const mti_strided *out, const mti_strided *in, int dim
 mt_status mti_run_index_add(const char *fn, const mti_strided *out, const mti_strided *src, int dim,
                             const int64_t *index)
 {
+    mti_observe(&(mti_event){.kind = MTI_EVENT_OPAQUE,
+                             .what = "an index scatter (the gradient of mt_index_select, mt_embedding)"});
     const bool tracing = mti_tracing();
     const double start = tracing ? mti_now_us() : 0;
     const int64_t positions = out->shape[dim], n = src->shape[dim];

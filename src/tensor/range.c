@@ -5,6 +5,7 @@
 #include "runtime/error.h"
 #include "runtime/runtime.h"
 #include "tensor/tensor_impl.h"
+#include "tensor/tensor_internal.h"
 
 typedef struct range_job {
     float *data;
@@ -36,6 +37,7 @@ static mt_tensor *fill_1d(const char *fn, int64_t count, mti_range_body body, ra
     if (!t) return NULL;
     job->data = t->storage->data;
     mti_parallel_ranges(mti_threads_for(count, (int64_t)1 << 16), count, body, job);
+    mti_observe_opaque("mt_arange / mt_linspace (create them before capture)");
     return mti_track(fn, t);
 }
 
@@ -103,5 +105,6 @@ mt_tensor *mt_eye(int64_t n)
     mt_tensor *t = mti_tensor_zeros(fn, 2, (const int64_t[]){n, n});
     if (!t) return NULL;
     for (int64_t i = 0; i < n; i++) t->storage->data[i * n + i] = 1.0f;
+    mti_observe_opaque("mt_eye (create it before capture)");
     return mti_track(fn, t);
 }
