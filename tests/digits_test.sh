@@ -7,6 +7,9 @@
 #   train     a 400-image subset, 30 epochs on the naive backend, reaches the stated accuracy
 #   resume    4 epochs == 2 epochs, --save, --load, 2 more == 4 epochs at 2 threads: the same
 #             parameter checksum (naive)
+#   compile   --compile (full batches replayed through a captured plan) ends with the eager
+#             run's checksum, at 1 and 2 threads, also across --save / --load (naive); and on
+#             blas, with the eager blas run's
 #   parser    made-up gzip files: a valid one trains; broken rows fail with a clear message
 #   missing   no data file: exit 2 with the command that fetches it
 set -eu
@@ -84,6 +87,23 @@ resume)
         --data "$data" --backend naive --limit 400 --seed 2 --epochs 4 --load "$work/ck.safetensors"
     expect_failure 1 "not a minitorch-digits checkpoint\|safetensors" \
         --data "$data" --backend naive --limit 400 --epochs 4 --load "$data"
+    ;;
+compile)
+    fetch_data
+    "$program" --data "$data" --backend naive --limit 400 --epochs 3 >"$work/eager"
+    "$program" --data "$data" --backend naive --limit 400 --epochs 3 --compile >"$work/planned"
+    "$program" --data "$data" --backend naive --limit 400 --epochs 3 --compile --threads 2 >"$work/planned2"
+    "$program" --data "$data" --backend naive --limit 400 --epochs 2 --compile --save "$work/ck.safetensors" >/dev/null
+    "$program" --data "$data" --backend naive --limit 400 --epochs 3 --compile --load "$work/ck.safetensors" >"$work/resumed"
+    a="$(checksum "$work/eager")" b="$(checksum "$work/planned")" c="$(checksum "$work/planned2")"
+    d="$(checksum "$work/resumed")"
+    echo "eager $a; compiled $b; compiled at 2 threads $c; compiled 2 + save + load + 1: $d"
+    [ -n "$a" ] && [ "$a" = "$b" ] && [ "$a" = "$c" ] && [ "$a" = "$d" ]
+    "$program" --data "$data" --backend blas --limit 400 --epochs 2 >"$work/eager_blas"
+    "$program" --data "$data" --backend blas --limit 400 --epochs 2 --compile >"$work/planned_blas"
+    e="$(checksum "$work/eager_blas")" f="$(checksum "$work/planned_blas")"
+    echo "blas: eager $e; compiled $f"
+    [ -n "$e" ] && [ "$e" = "$f" ]
     ;;
 parser)
     # ten made-up images, one of each digit
