@@ -3,6 +3,7 @@
  * with the scalar function inlined, and the contiguous ones vectorize (transcendentals through
  * libmvec). */
 #include <stdio.h>
+#include <string.h>
 
 #include "kernels/kernel_trace.h"
 #include "kernels/kernels.h"
@@ -45,12 +46,16 @@ static void map_staged(mti_unary_op op, mti_params p, float *o, int64_t os, cons
     float in[STAGE], res[STAGE];
     for (int64_t i0 = 0; i0 < n; i0 += STAGE) {
         const int len = n - i0 < STAGE ? (int)(n - i0) : STAGE;
-        for (int i = 0; i < len; i++) in[i] = a[(i0 + i) * as];
+        /* whole contiguous stages: fixed-size copies the compiler inlines (a loop here became a
+         * memmove call per stage) */
+        if (as == 1 && len == STAGE) memcpy(in, a + i0, sizeof in);
+        else for (int i = 0; i < len; i++) in[i] = a[(i0 + i) * as];
         for (int i = len; i < STAGE; i++) in[i] = 0.0f;
 #define LOOP(F) _Pragma("omp simd") for (int i = 0; i < STAGE; i++) res[i] = F(in[i], p)
         switch (op) { UNARY_CASES; }
 #undef LOOP
-        for (int i = 0; i < len; i++) o[(i0 + i) * os] = res[i];
+        if (os == 1 && len == STAGE) memcpy(o + i0, res, sizeof res);
+        else for (int i = 0; i < len; i++) o[(i0 + i) * os] = res[i];
     }
 }
 
@@ -60,15 +65,21 @@ static void zip_staged(mti_zip_op op, mti_params p, float *o, int64_t os, const 
     float in_a[STAGE], in_b[STAGE], res[STAGE];
     for (int64_t i0 = 0; i0 < n; i0 += STAGE) {
         const int len = n - i0 < STAGE ? (int)(n - i0) : STAGE;
-        for (int i = 0; i < len; i++) {
-            in_a[i] = a[(i0 + i) * as];
-            in_b[i] = b[(i0 + i) * bs];
+        if (as == 1 && bs == 1 && len == STAGE) {
+            memcpy(in_a, a + i0, sizeof in_a);
+            memcpy(in_b, b + i0, sizeof in_b);
+        } else {
+            for (int i = 0; i < len; i++) {
+                in_a[i] = a[(i0 + i) * as];
+                in_b[i] = b[(i0 + i) * bs];
+            }
         }
         for (int i = len; i < STAGE; i++) in_a[i] = in_b[i] = 0.0f;
 #define LOOP(F) _Pragma("omp simd") for (int i = 0; i < STAGE; i++) res[i] = F(in_a[i], in_b[i], p)
         switch (op) { ZIP_CASES; }
 #undef LOOP
-        for (int i = 0; i < len; i++) o[(i0 + i) * os] = res[i];
+        if (os == 1 && len == STAGE) memcpy(o + i0, res, sizeof res);
+        else for (int i = 0; i < len; i++) o[(i0 + i) * os] = res[i];
     }
 }
 

@@ -218,7 +218,7 @@ static void group_calls(builder *b)
     for (int i = 0; i < r->call_count;) {
         int end = i + 1;
         if (is_elementwise(&r->calls[i])) {
-            while (end < r->call_count && joins(r->calls, i, end)) end++;
+            while (end < r->call_count && end - i < MTI_PLAN_MAX_FUSED && joins(r->calls, i, end)) end++;
             if (end < r->call_count && reduction_ends(r->calls, i, end)) end++;
         }
         b->group_first[instr] = i;

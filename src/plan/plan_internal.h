@@ -76,6 +76,9 @@ void mti_record_free(mti_record *r);
 
 typedef enum { MTI_INSTR_KERNEL, MTI_INSTR_FUSED } mti_instr_kind;
 
+/* Elementwise calls in one fused group at most (a longer chain continues in the next group). */
+#define MTI_PLAN_MAX_FUSED 32
+
 typedef struct mti_fused_op {
     bool zip;
     int op;

@@ -17,35 +17,51 @@ typedef struct fused_job {
     int chunks;
 } fused_job;
 
-/* Items of chunk `k`: chunks depend on the thread count, items (and so each element's
- * instructions) do not. */
+/* One item: every op over the item's elements, in pieces of PIECE elements (all ops over a piece,
+ * then the next piece), so a compute-bound op (sigmoid's exp) and the memory-bound ones after it
+ * (reading y and z, writing the result) interleave finely, as in one hand-written loop, instead
+ * of taking their times one after the other over the whole item. Each element still goes
+ * through the same instructions (PIECE is a multiple of the staged ops' 64-element stage, and
+ * the plain ops work element by element), so results do not change. */
+#define PIECE 256
+
 static void run_item(const mti_instr *in, float *tiles, int64_t item)
 {
+    float *p[MTI_PLAN_MAX_FUSED][3];
+    int64_t s[MTI_PLAN_MAX_FUSED][3], n = 0;
     for (int i = 0; i < in->op_count; i++) {
         const mti_fused_op *op = &in->ops[i];
         const mti_layout *l = &op->layout;
         mti_cursor c;
         mti_cursor_seek(l, &c, item);
-        const int64_t n = mti_cursor_length(l, &c);
-        float *p[3];
-        int64_t s[3];
-        const int count = op->zip ? 3 : 2;
-        for (int k = 0; k < count; k++) {
+        n = mti_cursor_length(l, &c);
+        for (int k = 0; k < (op->zip ? 3 : 2); k++) {
             if (op->slot[k] >= 0) {
-                p[k] = tiles + op->slot[k] * in->tile_len;
-                s[k] = 1;
+                p[i][k] = tiles + op->slot[k] * in->tile_len;
+                s[i][k] = 1;
             } else {
-                p[k] = mti_cursor_ptr(l, &c, k);
-                s[k] = l->strides[k][l->ndim - 1];
+                p[i][k] = mti_cursor_ptr(l, &c, k);
+                s[i][k] = l->strides[k][l->ndim - 1];
             }
         }
-        if (op->zip)
-            mti_naive_zip_row((mti_zip_op)op->op, op->params, p[0], s[0], p[1], s[1], p[2], s[2], n);
-        else
-            mti_naive_map_row((mti_unary_op)op->op, op->params, p[0], s[0], p[1], s[1], n);
-        if (in->reduces && i == in->op_count - 1) /* the item's terms: in the tile or in memory */
-            in->results[item] = in->items_per_output == 1 ? mti_reduce_terms(in->reduce_op, p[0], n)
-                                                          : mti_reduce_block(in->reduce_op, p[0], n);
+    }
+    for (int64_t first = 0; first < n; first += PIECE) {
+        const int64_t len = n - first < PIECE ? n - first : PIECE;
+        for (int i = 0; i < in->op_count; i++) {
+            const mti_fused_op *op = &in->ops[i];
+            if (op->zip)
+                mti_naive_zip_row((mti_zip_op)op->op, op->params, p[i][0] + first * s[i][0], s[i][0],
+                                  p[i][1] + first * s[i][1], s[i][1], p[i][2] + first * s[i][2],
+                                  s[i][2], len);
+            else
+                mti_naive_map_row((mti_unary_op)op->op, op->params, p[i][0] + first * s[i][0],
+                                  s[i][0], p[i][1] + first * s[i][1], s[i][1], len);
+        }
+    }
+    if (in->reduces) { /* the item's terms: in the tile or in memory */
+        const float *terms = p[in->op_count - 1][0];
+        in->results[item] = in->items_per_output == 1 ? mti_reduce_terms(in->reduce_op, terms, n)
+                                                      : mti_reduce_block(in->reduce_op, terms, n);
     }
 }
 
