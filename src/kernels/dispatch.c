@@ -51,7 +51,7 @@ mt_status mti_run_matmul(const char *fn, const mti_strided *out, const mti_strid
     if (mti_observing())
         mti_observe(&(mti_event){.kind = MTI_EVENT_MATMUL, .views = 4, .view = {out, a, b, bias},
                                  .trans_a = trans_a, .trans_b = trans_b, .accumulate = accumulate});
-    return current()->matmul(fn, out, a, b, bias, trans_a, trans_b, accumulate);
+    return current()->matmul(fn, out, a, b, bias, trans_a, trans_b, accumulate, NULL);
 }
 
 void mti_run_rows(mti_row_op op, mti_params params, const mti_strided *out, const mti_strided *in,

@@ -25,6 +25,17 @@
 #include "minitorch/runtime.h"
 #include "tensor/tensor_impl.h"
 
+/* The activation after a matrix product, run in the product's output pass (a captured plan's
+ * fusion, plan/build.c): as each part of the output is finished (a task's tile, a thread's block
+ * of rows), out[q] = op(output[q]) for its elements q, out being laid out as the product's output
+ * (the same offsets from out as from the output's data). The same per-element function as the
+ * map kernel, so the same bits as running it after the product. */
+typedef struct mti_matmul_epilogue {
+    mti_unary_op op;
+    mti_params params;
+    float *out;
+} mti_matmul_epilogue;
+
 typedef struct mti_kernels {
     const char *name;
     void (*map)(mti_unary_op op, mti_params params, const mti_strided *out, const mti_strided *in);
@@ -34,10 +45,11 @@ typedef struct mti_kernels {
     void (*zip3)(mti_ternary_op op, mti_params params, const mti_strided *out, const mti_strided *a,
                  const mti_strided *b, const mti_strided *c);
     void (*reduce)(mti_reduce_op op, const mti_strided *out, const mti_strided *in, int dim);
-    /* `fn` names the public function in errors (a blas scratch allocation can fail) */
+    /* `fn` names the public function in errors (a blas scratch allocation can fail);
+     * epilogue: NULL, or an elementwise op applied to each part of the output as it is finished */
     mt_status (*matmul)(const char *fn, const mti_strided *out, const mti_strided *a,
                         const mti_strided *b, const mti_strided *bias, bool trans_a, bool trans_b,
-                        bool accumulate);
+                        bool accumulate, const struct mti_matmul_epilogue *epilogue);
     void (*rows)(mti_row_op op, mti_params params, const mti_strided *out, const mti_strided *in,
                  int dim);
     void (*rows_backward)(mti_row_op op, const mti_strided *dx, const mti_strided *y,
@@ -73,10 +85,10 @@ float mti_reduce_block(mti_reduce_op op, const float *a, int64_t len);
 float mti_reduce_blocks_total(mti_reduce_op op, const float *results, int64_t count);
 mt_status mti_naive_matmul(const char *fn, const mti_strided *out, const mti_strided *a,
                            const mti_strided *b, const mti_strided *bias, bool trans_a,
-                           bool trans_b, bool accumulate);
+                           bool trans_b, bool accumulate, const struct mti_matmul_epilogue *epilogue);
 mt_status mti_blas_matmul(const char *fn, const mti_strided *out, const mti_strided *a,
                           const mti_strided *b, const mti_strided *bias, bool trans_a,
-                          bool trans_b, bool accumulate);
+                          bool trans_b, bool accumulate, const struct mti_matmul_epilogue *epilogue);
 
 void mti_naive_rows(mti_row_op op, mti_params params, const mti_strided *out, const mti_strided *in,
                     int dim);

@@ -85,6 +85,7 @@ typedef struct blas_job {
     size_t per_thread;
     int threads;
     int64_t row_blocks, block_rows; /* work item = (output matrix, block of block_rows rows) */
+    const mti_matmul_epilogue *epilogue;
 } blas_job;
 
 /* One sgemm per summed product of rows [r0, r1) of output matrix `ob`, into the output (or
@@ -191,11 +192,18 @@ static void run_batches(void *context, int64_t first, int64_t end)
         }
         run_output_matrix(job, ob, r0, r1, scratch_c, scratch_a, scratch_b, accumulate_first);
         if (job->c.copied) write_back(p, ob, scratch_c);
+        if (job->epilogue) { /* the rows this item just wrote (all of them when copied) */
+            const int64_t e0 = job->c.copied ? 0 : r0, e1 = job->c.copied ? n : r1;
+            const int64_t orow = p->out.strides[nd - 2], ocol = p->out.strides[nd - 1];
+            const float *first_row = p->out.data + mti_matmul_offsets(p, ob, 0).out + e0 * orow;
+            mti_matmul_epilogue_rows(job->epilogue, p, first_row, e1 - e0, m, orow, ocol);
+        }
     }
 }
 
 mt_status mti_blas_matmul(const char *fn, const mti_strided *out, const mti_strided *a, const mti_strided *b,
-                          const mti_strided *bias, bool trans_a, bool trans_b, bool accumulate)
+                          const mti_strided *bias, bool trans_a, bool trans_b, bool accumulate,
+                          const mti_matmul_epilogue *epilogue)
 {
     bool tracing = mti_tracing();
     double start = tracing ? mti_now_us() : 0;
@@ -208,7 +216,7 @@ mt_status mti_blas_matmul(const char *fn, const mti_strided *out, const mti_stri
         return mti_fail(MT_ERR_OVERFLOW, fn, "sgemm takes int dims; got %lld x %lld x %lld",
                         (long long)n, (long long)k, (long long)m);
 
-    blas_job job = {.p = &p, .accumulate = accumulate};
+    blas_job job = {.p = &p, .accumulate = accumulate, .epilogue = epilogue};
     job.a = choose_form(n, k, p.a.strides[nd - 2], p.a.strides[nd - 1]);
     job.b = choose_form(k, m, p.b.strides[nd - 2], p.b.strides[nd - 1]);
     job.c = choose_form(n, m, p.out.strides[nd - 2], p.out.strides[nd - 1]);
@@ -264,13 +272,14 @@ mt_status mti_blas_matmul(const char *fn, const mti_strided *out, const mti_stri
     if (tracing) {
         const mti_strided *views[3] = {out, a, b};
         char path[128];
-        snprintf(path, sizeof path, "sgemm-%c%c%s%s%s%s%s%s%s%s%s",
+        snprintf(path, sizeof path, "sgemm-%c%c%s%s%s%s%s%s%s%s%s%s%s",
                  job.a.trans == CblasTrans ? 'T' : 'N', job.b.trans == CblasTrans ? 'T' : 'N',
                  p.has_bias ? "+bias" : "", accumulate ? "+acc" : "",
                  !job.c.copied && job.c.trans == CblasTrans ? "+out-transposed" : "",
                  job.a.copied ? "+copied-a" : "", job.b.copied ? "+copied-b" : "",
                  job.c.copied ? "+copied-out" : "", threads > 1 ? "+batched-parallel" : "",
-                 p.sum_batches > 1 ? "+batch-summed" : "", job.single_threaded ? "+1-thread" : "");
+                 p.sum_batches > 1 ? "+batch-summed" : "", job.single_threaded ? "+1-thread" : "",
+                 epilogue ? "+" : "", epilogue ? mti_unary_name(epilogue->op) : "");
         mti_kernel_trace("matmul", path, 3, views, false, threads, start);
     }
     return MT_OK;

@@ -1,5 +1,7 @@
 #include "kernels/matmul_common.h"
 
+#include "kernels/kernels.h"
+
 static mti_strided transposed(const mti_strided *v, bool transpose)
 {
     mti_strided t = *v;
@@ -61,4 +63,15 @@ mti_batch_offsets mti_matmul_offsets(const mti_matmul_plan *p, int64_t ob, int64
     add_offsets(p, p->kept_dims, p->kept_count, ob, &o);
     add_offsets(p, p->summed_dims, p->summed_count, sb, &o);
     return o;
+}
+
+void mti_matmul_epilogue_rows(const mti_matmul_epilogue *e, const mti_matmul_plan *p,
+                              const float *first, int64_t rows, int64_t cols, int64_t row_step,
+                              int64_t col_step)
+{
+    if (!e) return;
+    for (int64_t i = 0; i < rows; i++) {
+        const float *row = first + i * row_step;
+        mti_naive_map_row(e->op, e->params, e->out + (row - p->out.data), col_step, row, col_step, cols);
+    }
 }

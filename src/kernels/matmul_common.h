@@ -31,4 +31,11 @@ typedef struct mti_batch_offsets {
 
 mti_batch_offsets mti_matmul_offsets(const mti_matmul_plan *p, int64_t ob, int64_t sb);
 
+struct mti_matmul_epilogue;
+/* Runs the epilogue (kernels.h) over `rows` finished rows of `cols` output elements from `first`
+ * (a pointer into p->out), rows row_step apart, elements col_step apart. NULL: nothing. */
+void mti_matmul_epilogue_rows(const struct mti_matmul_epilogue *e, const mti_matmul_plan *p,
+                              const float *first, int64_t rows, int64_t cols, int64_t row_step,
+                              int64_t col_step);
+
 #endif

@@ -141,7 +141,7 @@ static int trailing_zeros(int64_t v)
  * step), and the slice totals pairwise (levels: bit_length(slices) tiles of TILE_FLOATS);
  * packed: KC x NR. One thread's scratch. */
 static void run_task(const mti_matmul_plan *p, int64_t ob, task_geometry g, bool accumulate,
-                     float *levels, float *packed)
+                     const mti_matmul_epilogue *epilogue, float *levels, float *packed)
 {
     const int nd = p->out.ndim;
     const int64_t a_row = p->a.strides[nd - 2], a_col = p->a.strides[nd - 1];
@@ -231,6 +231,7 @@ static void run_task(const mti_matmul_plan *p, int64_t ob, task_geometry g, bool
             for (int64_t j = 0; j < g.cols; j++) row[j * o_col] = accrow[j];
         }
     }
+    mti_matmul_epilogue_rows(epilogue, p, out, g.rows, g.cols, o_row, o_col); /* still in cache */
 }
 
 typedef struct naive_job {
@@ -241,6 +242,7 @@ typedef struct naive_job {
     int threads;
     int64_t task_rows, row_blocks, col_blocks;
     bool accumulate;
+    const mti_matmul_epilogue *epilogue;
 } naive_job;
 
 static void run_tasks(void *context, int64_t t, int64_t end)
@@ -256,12 +258,14 @@ static void run_tasks(void *context, int64_t t, int64_t end)
         g.col0 = rest % job->col_blocks * TASK_COLS;
         g.rows = p->n - g.row0 < job->task_rows ? p->n - g.row0 : job->task_rows;
         g.cols = p->m - g.col0 < TASK_COLS ? p->m - g.col0 : TASK_COLS;
-        run_task(p, ob, g, job->accumulate, levels, levels + (size_t)job->levels * TILE_FLOATS);
+        run_task(p, ob, g, job->accumulate, job->epilogue, levels,
+                 levels + (size_t)job->levels * TILE_FLOATS);
     }
 }
 
 mt_status mti_naive_matmul(const char *fn, const mti_strided *out, const mti_strided *a, const mti_strided *b,
-                           const mti_strided *bias, bool trans_a, bool trans_b, bool accumulate)
+                           const mti_strided *bias, bool trans_a, bool trans_b, bool accumulate,
+                           const mti_matmul_epilogue *epilogue)
 {
     bool tracing = mti_tracing();
     double start = tracing ? mti_now_us() : 0;
@@ -292,15 +296,17 @@ mt_status mti_naive_matmul(const char *fn, const mti_strided *out, const mti_str
     if (!scratch)
         return mti_fail(MT_ERR_NO_MEMORY, fn, "cannot allocate %d x %zu floats of matmul scratch",
                         threads, per_thread);
-    naive_job job = {&p, scratch, per_thread, levels, threads, task_rows, row_blocks, col_blocks, accumulate};
+    naive_job job = {&p, scratch, per_thread, levels, threads, task_rows, row_blocks, col_blocks,
+                     accumulate, epilogue};
     mti_parallel_ranges(threads, tasks, run_tasks, &job);
     mti_buffer_free(scratch, capacity);
 
     if (tracing) {
         const mti_strided *views[3] = {out, a, b};
         char path[64];
-        snprintf(path, sizeof path, "naive-%c%c%s%s", trans_a ? 'T' : 'N', trans_b ? 'T' : 'N',
-                 bias ? "+bias" : "", accumulate ? "+acc" : "");
+        snprintf(path, sizeof path, "naive-%c%c%s%s%s%s", trans_a ? 'T' : 'N', trans_b ? 'T' : 'N',
+                 bias ? "+bias" : "", accumulate ? "+acc" : "", epilogue ? "+" : "",
+                 epilogue ? mti_unary_name(epilogue->op) : "");
         mti_kernel_trace("matmul", path, 3, views, false, threads, start);
     }
     return MT_OK;

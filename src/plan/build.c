@@ -152,6 +152,23 @@ static bool reduction_ends(const mti_rec_call *calls, int first, int next)
     return l.items == numel / n * per_output;
 }
 
+/* A matrix product (call `first`) takes the map after it (call first + 1) as its epilogue when
+ * the map reads the product's output exactly and writes memory laid out like it (the same shape
+ * and strides: the same offsets), that no operand of the product touches. */
+static bool epilogue_follows(const mti_rec_call *calls, int count, int first)
+{
+    if (first + 1 >= count) return false;
+    const mti_rec_call *m = &calls[first], *map = &calls[first + 1];
+    if (m->kind != MTI_EVENT_MATMUL || map->kind != MTI_EVENT_MAP) return false;
+    const mti_rec_view *out = &m->view[0], *in = &map->view[1], *act = &map->view[0];
+    if (!same_view(out, in) || act->ndim != out->ndim) return false;
+    for (int d = 0; d < out->ndim; d++)
+        if (act->shape[d] != out->shape[d] || act->strides[d] != out->strides[d]) return false;
+    for (int k = 0; k < m->views; k++)
+        if (m->view[k].store >= 0 && m->view[k].store == act->store) return false;
+    return true;
+}
+
 /* ---- building ---- */
 
 typedef struct store_use {
@@ -196,14 +213,17 @@ static bool touches(const mti_rec_call *c, int store)
 }
 
 /* A scalar operand (mt_add_scalar's constant) is a fill recorded between the chain's calls; it
- * would cut the chain in two. Each fill moves back before the elementwise calls in front of it
- * that do not touch its store: the same writes in the same order for every element. */
+ * would cut the chain in two (or a product from the activation after it). Each fill moves back
+ * before the elementwise calls and products in front of it that do not touch its store: the
+ * same writes in the same order for every element. */
 static void hoist_fills(mti_record *r)
 {
     for (int k = 1; k < r->call_count; k++) {
         if (r->calls[k].kind != MTI_EVENT_FILL) continue;
         const int store = r->calls[k].view[0].store;
-        for (int j = k; j > 0 && is_elementwise(&r->calls[j - 1]) && !touches(&r->calls[j - 1], store); j--) {
+        for (int j = k; j > 0 && (is_elementwise(&r->calls[j - 1]) || r->calls[j - 1].kind == MTI_EVENT_MATMUL) &&
+                        !touches(&r->calls[j - 1], store);
+             j--) {
             const mti_rec_call fill = r->calls[j];
             r->calls[j] = r->calls[j - 1];
             r->calls[j - 1] = fill;
@@ -220,6 +240,8 @@ static void group_calls(builder *b)
         if (is_elementwise(&r->calls[i])) {
             while (end < r->call_count && end - i < MTI_PLAN_MAX_FUSED && joins(r->calls, i, end)) end++;
             if (end < r->call_count && reduction_ends(r->calls, i, end)) end++;
+        } else if (epilogue_follows(r->calls, r->call_count, i)) {
+            end++;
         }
         b->group_first[instr] = i;
         b->group_size[instr] = end - i;
@@ -238,7 +260,8 @@ static void find_uses(builder *b)
     for (int i = 0; i < r->call_count; i++) {
         const mti_rec_call *c = &r->calls[i];
         const int instr = b->instr_of_call[i];
-        const bool fused = b->group_size[instr] > 1;
+        /* a fused group (a product with its epilogue is not: both write memory) */
+        const bool fused = b->group_size[instr] > 1 && is_elementwise(&r->calls[b->group_first[instr]]);
         for (int k = 0; k < operand_count(c); k++) {
             const mti_rec_view *v = operand(c, k);
             if (v->store < 0) continue;
@@ -416,7 +439,7 @@ static mt_status build_instructions(builder *b)
     for (int instr = 0; instr < plan->instr_count; instr++) {
         mti_instr *in = &plan->instrs[instr];
         const int first = b->group_first[instr], count = b->group_size[instr];
-        if (count > 1) {
+        if (count > 1 && is_elementwise(&b->r->calls[first])) {
             mt_status status = build_fused(b, in, first, count);
             if (status != MT_OK) return status;
             continue;
@@ -432,6 +455,14 @@ static mt_status build_instructions(builder *b)
         for (int k = 0; k < in->call.views; k++) {
             in->has_view[k] = in->call.view[k].store >= 0;
             if (in->has_view[k]) in->view[k] = resolved_view(b, &in->call.view[k]);
+        }
+        if (count == 2) { /* a product and its epilogue (epilogue_follows) */
+            const mti_rec_call *map = &b->r->calls[first + 1];
+            in->has_epilogue = true;
+            in->epilogue = (mti_matmul_epilogue){.op = (mti_unary_op)map->op, .params = map->params,
+                                                 .out = resolve(b, map->view[0].store, map->view[0].offset)};
+            b->plan->stats.fused_groups++;
+            b->plan->stats.fused_calls += 2;
         }
     }
     return MT_OK;

@@ -103,10 +103,13 @@ mt_status mti_plan_hook_run(const mti_plan_hook *h);
 
 typedef struct mti_instr {
     mti_instr_kind kind;
-    /* KERNEL: one recorded call with resolved views */
+    /* KERNEL: one recorded call with resolved views; a matrix product may carry the activation
+     * that followed it as its epilogue (the map's output resolved into epilogue.out) */
     mti_rec_call call;
     mti_strided view[5];
     bool has_view[5];
+    bool has_epilogue;
+    mti_matmul_epilogue epilogue;
     mti_plan_hook *hook; /* a HOOK call (call.hook is NULL in the plan) */
     /* FUSED */
     mti_fused_op *ops;

@@ -155,7 +155,7 @@ static mt_status run_kernel(const mt_plan *plan, const mti_instr *in)
     case MTI_EVENT_MATMUL:
         return plan->kernels->matmul("mt_plan_run", &v[0], &v[1], &v[2],
                                      in->has_view[3] ? &v[3] : NULL, c->trans_a, c->trans_b,
-                                     c->accumulate);
+                                     c->accumulate, in->has_epilogue ? &in->epilogue : NULL);
     case MTI_EVENT_FILL: {
         float value = c->value;
         mti_update_views(&v[0], NULL, fill_run, &value);
