@@ -14,7 +14,6 @@
 typedef struct fused_job {
     const mt_plan *plan;
     const mti_instr *in;
-    int chunks;
 } fused_job;
 
 /* One item: every op over the item's elements, in pieces of PIECE elements (all ops over a piece,
@@ -85,15 +84,13 @@ static void finish_reduction(const mti_instr *in)
     }
 }
 
-static void fused_chunks(void *context, int64_t begin, int64_t end)
+/* Items [begin, end), claimed by whichever thread is free (the pool's chunks), each thread
+ * with its own tile buffers. */
+static void fused_items(void *context, int64_t begin, int64_t end)
 {
     const fused_job *job = context;
-    const mti_instr *in = job->in;
-    for (int64_t k = begin; k < end; k++) {
-        float *tiles = job->plan->tiles + k * job->plan->tile_floats_per_thread;
-        const int64_t first = in->items * k / job->chunks, last = in->items * (k + 1) / job->chunks;
-        for (int64_t item = first; item < last; item++) run_item(in, tiles, item);
-    }
+    float *tiles = job->plan->tiles + (int64_t)mti_thread_slot() * job->plan->tile_floats_per_thread;
+    for (int64_t item = begin; item < end; item++) run_item(job->in, tiles, item);
 }
 
 static void run_fused(const mt_plan *plan, const mti_instr *in)
@@ -104,8 +101,8 @@ static void run_fused(const mt_plan *plan, const mti_instr *in)
     if (threads > plan->tile_threads) threads = plan->tile_threads;
     if (threads > in->items) threads = (int)in->items;
     if (threads < 1) threads = 1;
-    fused_job job = {plan, in, threads};
-    mti_parallel_ranges(threads, threads, fused_chunks, &job);
+    fused_job job = {plan, in};
+    mti_parallel_ranges(threads, in->items, fused_items, &job);
     if (in->reduces) finish_reduction(in);
     if (tracing) {
         char shape[MTI_SHAPE_TEXT], text[MTI_SHAPE_TEXT + 32];
