@@ -382,6 +382,23 @@ static mt_status from_data_step(void *context)
     return u ? MT_OK : mt_last_status();
 }
 
+/* index arrays and ranges made inside a step: a plan would replay the capture's values */
+static mt_status gather_step(void *context)
+{
+    mt_scope s = mt_scope_begin();
+    mt_tensor *u = mt_index_select((mt_tensor *)context, 0, 2, (const int64_t[]){1, 0});
+    mt_scope_end(s);
+    return u ? MT_OK : mt_last_status();
+}
+
+static mt_status range_step(void *context)
+{
+    mt_scope s = mt_scope_begin();
+    mt_tensor *u = mt_add((mt_tensor *)context, mt_arange(0.0f, 3.0f, 1.0f));
+    mt_scope_end(s);
+    return u ? MT_OK : mt_last_status();
+}
+
 typedef struct clip_ctx {
     mt_tensor *w;
     mt_params params;
@@ -406,6 +423,14 @@ Test(plan, what_cannot_be_captured_fails_naming_it)
     cr_assert_null(plan);
     t_expect_error(MT_ERR_INVALID_ARG, "mt_plan_capture");
     cr_assert(strstr(mt_last_error(), "mt_from_data"), "%s", mt_last_error());
+
+    mt_tensor *rows = mt_ones(MT_DIMS(3));
+    cr_assert_eq(mt_plan_capture(gather_step, rows, &plan), MT_ERR_INVALID_ARG);
+    cr_assert_null(plan);
+    cr_assert(strstr(mt_last_error(), "mt_index_select"), "%s", mt_last_error());
+    cr_assert_eq(mt_plan_capture(range_step, rows, &plan), MT_ERR_INVALID_ARG);
+    cr_assert(strstr(mt_last_error(), "mt_arange"), "%s", mt_last_error());
+    mt_release(rows);
 
     clip_ctx o = {mt_ones(MT_DIMS(3)), {0}};
     mt_set_requires_grad(o.w, true);

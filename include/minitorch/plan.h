@@ -3,9 +3,11 @@
  * mt_plan_capture runs a step (a forward pass, mt_backward and mt_sgd_step, or any function of the
  * library's operations) once, eagerly, while recording every kernel call and every write it makes.
  * The plan built from that record replays the same arithmetic with no per-operation cost: no
- * tensor objects, no allocation, no autodiff history, kernels called directly, and chains of
+ * tensor objects, no allocation, no autodiff history, kernels called directly, chains of
  * elementwise operations fused into one pass over cache-sized tiles whose intermediate values
- * never reach memory. Results are bitwise equal to running the step eagerly.
+ * never reach memory (a sum, product, max or min over the last dim of the chain's value runs in
+ * the same pass), and the activation after a matrix product applied in the product's output pass.
+ * Results are bitwise equal to running the step eagerly.
  *
  * Memory the step found existing and left alive (inputs, parameters, optimiser state) is *bound*:
  * each run reads and writes it in place, so change an input's contents (mt_tensor_data-style
@@ -27,12 +29,16 @@
  * eval mode or given another p). mt_optim_zero_grad in the step is fine for gradients the step
  * created (they become the plan's intermediates); gradients left from before the step and used by
  * it (accumulated into by mt_backward) must not be released by it (see mt_plan_capture).
+ * mt_loss_cross_entropy reads its labels array again at every run: keep the array alive and
+ * write each batch's labels into it (a label outside the classes makes the run fail with
+ * MT_ERR_INDEX).
  *
  * What cannot be captured makes the capture fail with a message naming it: mt_from_data or random
- * tensors created inside the step (create inputs before capturing), mt_set, init functions,
- * gradient clipping, the gradients of mt_max and mt_prod, an optimiser freed within the step. A
- * plan replays the recorded shapes only: a batch of another size needs its own input tensors and
- * its own plan.
+ * tensors created inside the step (create inputs before capturing), mt_arange, mt_linspace and
+ * mt_eye inside the step, mt_one_hot, index gathers (mt_index_select, mt_embedding_layer_forward:
+ * their index arrays are not reread), mt_set, init functions, gradient clipping, the gradients of
+ * mt_max and mt_prod, an optimiser freed within the step. A plan replays the recorded shapes
+ * only: a batch of another size needs its own input tensors and its own plan.
  */
 #ifndef MINITORCH_PLAN_H
 #define MINITORCH_PLAN_H

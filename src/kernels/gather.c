@@ -156,7 +156,7 @@ void mti_run_index_select(const mti_strided *out, const mti_strided *in, int dim
 {
     /* the index array is the caller's: a plan would replay the capture's rows */
     mti_observe(&(mti_event){.kind = MTI_EVENT_OPAQUE,
-                             .what = "an index gather (mt_index_select, mt_embedding)"});
+                             .what = "an index gather (mt_index_select, mt_embedding_layer_forward)"});
     const bool tracing = mti_tracing();
     const double start = tracing ? mti_now_us() : 0;
     gather_job job = job_for(out, in, dim);
@@ -175,7 +175,7 @@ mt_status mti_run_index_add(const char *fn, const mti_strided *out, const mti_st
                             const int64_t *index)
 {
     mti_observe(&(mti_event){.kind = MTI_EVENT_OPAQUE,
-                             .what = "an index scatter (the gradient of mt_index_select, mt_embedding)"});
+                             .what = "an index scatter (the gradient of mt_index_select, mt_embedding_layer_forward)"});
     const bool tracing = mti_tracing();
     const double start = tracing ? mti_now_us() : 0;
     const int64_t positions = out->shape[dim], n = src->shape[dim];
