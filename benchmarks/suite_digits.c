@@ -124,6 +124,14 @@ static void run(const bench_config *config)
                                     .size = size, .work = (double)train.n, .unit = BENCH_ITEMS,
                                     .baseline = "epoch batch 32", .repeats = epochs - 1,
                                     .warmup = 1, .budget = budget, .fn = run_epoch, .ctx = &j});
+            mt_plan_stats st;
+            if (counts[t] == 1 && j.trainer.plan && mt_plan_get_stats(j.trainer.plan, &st) == MT_OK)
+                bench_note(SUITE, "%s: the plan's buffers %lld bytes (+ %lld tile bytes) vs the eager "
+                                  "step's peak %lld bytes; %lld calls -> %lld instructions, %lld "
+                                  "fused groups", config->backends[k], (long long)st.buffer_bytes,
+                           (long long)st.tile_bytes, (long long)st.eager_peak_bytes,
+                           (long long)st.recorded_calls, (long long)st.instructions,
+                           (long long)st.fused_groups);
             if (counts[t] == 1 && k == 0)
                 bench_run(&(bench_case){.name = "epoch sgemm floor", .suite = SUITE,
                                         .backend = "baseline", .threads = 1, .size = size,
