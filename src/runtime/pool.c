@@ -13,9 +13,12 @@
  * few tens of microseconds (kernels of one training step come back to back), then sleep.
  *
  * When a worker holding a chunk is descheduled, the caller's wait after its own last chunk is much
- * longer than a chunk: such a job "straggled", and for a while (doubling at each straggle, up to
+ * longer than a chunk: such a job "straggled". A second straggle within SUSPECT_US of the first
+ * means the other cores are really taken: for a while (doubling at each further straggle, up to
  * half a second, shrinking by a fifth at each clean try) jobs get one thread fewer; then the full
- * count is tried again.
+ * count is tried again. A lone straggle (another process woke for a moment: measured here, a
+ * background process cost a 1-4 ms wait a few times a minute) costs that one wait and nothing
+ * after it: backing off on it made every job of the next tens of milliseconds serial.
  *
  * Which thread computes a chunk never changes the arithmetic of any output (the kernels guarantee
  * that), so results stay bitwise identical for any thread count. */
@@ -32,7 +35,8 @@
 #define CHUNKS_PER_THREAD 16    /* claims per thread: finer limits the wait for a late chunk */
 #define WORKER_SPIN_US 60.0     /* an idle worker polls this long before it sleeps */
 #define CALLER_SPIN_US 100.0    /* the caller polls this long for others' chunks, then sleeps */
-#define STRAGGLE_SLACK_US 40.0  /* wait beyond 3 chunks' time that counts as a straggle */
+#define STRAGGLE_SLACK_US 1000.0 /* wait beyond 3 chunks' time that counts as a straggle */
+#define SUSPECT_US 50000.0      /* a second straggle this soon after one starts the back-off */
 #define BACKOFF_FIRST_US 20000.0
 #define BACKOFF_MAX_US 500000.0
 
@@ -68,6 +72,7 @@ static _Thread_local bool in_job;    /* inside a chunk (workers always) */
 static atomic_int limit;
 static _Atomic double probe_at_us;
 static double backoff_us = BACKOFF_FIRST_US; /* under submit_lock */
+static double suspect_until_us;              /* under submit_lock: a recent lone straggle */
 
 static inline void cpu_relax(void)
 {
@@ -199,7 +204,10 @@ static void judge(int width, double own_us, int64_t own_chunks, double wait_us)
 {
     const double chunk_us = own_chunks > 0 ? own_us / (double)own_chunks : own_us;
     const double now = mti_now_us();
-    if (wait_us > 3.0 * chunk_us + STRAGGLE_SLACK_US) {
+    if (wait_us > 3.0 * chunk_us + STRAGGLE_SLACK_US && now >= suspect_until_us &&
+        atomic_load(&limit) == 0) {
+        suspect_until_us = now + SUSPECT_US; /* a lone straggle so far */
+    } else if (wait_us > 3.0 * chunk_us + STRAGGLE_SLACK_US) {
         int cap = atomic_load(&limit);
         int next = (cap > 0 && cap < width ? cap : width) - 1;
         atomic_store(&limit, next < 1 ? 1 : next);
