@@ -144,6 +144,10 @@ static void prepare_output(const mti_matmul_plan *p, int64_t ob, int64_t r0, int
     const float *old = p->out.data + o.out;
     const int64_t br = p->bias.strides[nd - 2], bc = p->bias.strides[nd - 1];
     const int64_t orow = p->out.strides[nd - 2], ocol = p->out.strides[nd - 1];
+    if (p->has_bias && !accumulate && br == 0 && bc == 1 && cs == 1) { /* a bias row: copies */
+        for (int64_t i = r0; i < r1; i++) memcpy(dst + i * rs, bias, sizeof(float) * (size_t)p->m);
+        return;
+    }
     for (int64_t i = r0; i < r1; i++)
         for (int64_t j = 0; j < p->m; j++) {
             float v = p->has_bias ? bias[i * br + j * bc] : 0.0f;
