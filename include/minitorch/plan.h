@@ -74,7 +74,9 @@ MT_API mt_status mt_plan_capture(mt_plan_step step, void *context, mt_plan **out
  *  on the backend current at capture. Creates no tensors and allocates no storage for values;
  *  matrix-product kernels still take their own packing scratch per call (from the storage cache),
  *  and an optimiser allocates the state of a parameter whose state was reset to step 0 with
- *  mt_optim_state_set (if either fails: MT_ERR_NO_MEMORY, earlier writes done). */
+ *  mt_optim_state_set (if either fails: MT_ERR_NO_MEMORY, earlier writes done). A label outside
+ *  the classes in mt_loss_cross_entropy's array fails the run there with MT_ERR_INDEX (earlier
+ *  writes done; the parameters are not updated by a step whose loss failed). */
 MT_API mt_status mt_plan_run(mt_plan *plan);
 
 /** Frees the plan and releases its hold on the bound storage and on the optimisers of its step
