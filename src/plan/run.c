@@ -1,5 +1,7 @@
-/* Replaying a plan: kernel calls straight to the captured backend's functions, fused groups as
- * one tiled pass (each op's own loops over each row segment, intermediates in tile buffers). */
+/* Replaying a plan: kernel calls straight to the captured backend's functions (a product with its
+ * activation epilogue), hooks on their live owners, fused groups as one tiled pass (each op's own
+ * row loop over each piece of an item, intermediates in tile buffers, a final reduction on the
+ * item's values). */
 #include <stdio.h>
 #include <string.h>
 
