@@ -12,36 +12,6 @@
 
 #include "testing.h"
 
-/* ---- helpers ---- */
-
-static float *snapshot(const mt_tensor *t)
-{
-    float *v = malloc(sizeof *v * (size_t)mt_numel(t));
-    cr_assert(v);
-    cr_assert_eq(mt_copy_to(t, v, mt_numel(t)), MT_OK);
-    return v;
-}
-
-static void fill_random(t_rng *r, mt_tensor *t, double lo, double hi)
-{
-    int64_t n = mt_numel(t);
-    float *v = malloc(sizeof *v * (size_t)n);
-    cr_assert(v);
-    for (int64_t i = 0; i < n; i++) v[i] = (float)t_rng_uniform(r, lo, hi);
-    mt_no_grad_begin();
-    cr_assert_eq(mt_copy_from(t, v, n), MT_OK, "%s", mt_last_error());
-    mt_no_grad_end();
-    free(v);
-}
-
-static void expect_bitwise(const char *what, const float *a, const float *b, int64_t n)
-{
-    for (int64_t i = 0; i < n; i++)
-        if (memcmp(&a[i], &b[i], sizeof(float)) != 0)
-            cr_assert_fail("%s: element %lld differs: planned %.9g, eager %.9g", what, (long long)i,
-                           (double)a[i], (double)b[i]);
-}
-
 /* ---- random elementwise chains ---- */
 
 enum { R = 96, C = 700, LEAVES = 4, MAX_CHAIN = 8 };
@@ -95,7 +65,7 @@ static void chain_init(chain *c, t_rng *r)
     for (int k = 0; k < LEAVES; k++) {
         cr_assert(c->leaf[k]);
         mt_set_requires_grad(c->leaf[k], true);
-        fill_random(r, c->leaf[k], -2.0, 2.0);
+        t_fill_uniform(r, c->leaf[k], -2.0, 2.0);
     }
     c->length = t_rng_int(r, 2, MAX_CHAIN);
     for (int i = 0; i < c->length; i++) {
@@ -148,7 +118,7 @@ Test(plan, random_chains_bitwise_equal_to_eager_forward_and_backward)
             /* two runs on new data (the second must not depend on the first's leftovers), then
              * the eager step on the same data as the oracle */
             for (int run = 0; run < 2; run++) {
-                for (int k = 0; k < LEAVES; k++) fill_random(&r, c.leaf[k], -2.0, 2.0);
+                for (int k = 0; k < LEAVES; k++) t_fill_uniform(&r, c.leaf[k], -2.0, 2.0);
                 cr_assert_eq(mt_plan_run(plan), MT_OK, "%s", mt_last_error());
             }
             int64_t n, m;
@@ -158,7 +128,7 @@ Test(plan, random_chains_bitwise_equal_to_eager_forward_and_backward)
             cr_assert_eq(n, m);
             char what[64];
             snprintf(what, sizeof what, "threads %d chain %d", threads, seed);
-            expect_bitwise(what, planned, eager, n);
+            t_expect_bitwise(what, planned, eager, n);
             free(planned);
             free(eager);
             mt_plan_free(plan);
@@ -212,7 +182,7 @@ static void mlp_teardown(mlp_step *m)
 static void mlp_batch(mlp_step *m, int step)
 {
     t_rng r = t_rng_seed(1000 + (uint64_t)step);
-    fill_random(&r, m->x, -1.0, 1.0);
+    t_fill_uniform(&r, m->x, -1.0, 1.0);
     int64_t n = mt_numel(m->y);
     float *labels = malloc(sizeof *labels * (size_t)n);
     cr_assert(labels);
@@ -252,9 +222,9 @@ Test(plan, mlp_training_bitwise_equal_to_eager_and_allocates_nothing)
                       (double)lp, (double)le);
         }
         for (int i = 0; i < eager.model.params.count; i++) {
-            float *a = snapshot(planned.model.params.items[i]);
-            float *b = snapshot(eager.model.params.items[i]);
-            expect_bitwise("parameter", a, b, mt_numel(eager.model.params.items[i]));
+            float *a = t_floats(planned.model.params.items[i]);
+            float *b = t_floats(eager.model.params.items[i]);
+            t_expect_bitwise("parameter", a, b, mt_numel(eager.model.params.items[i]));
             free(a);
             free(b);
         }
@@ -290,8 +260,8 @@ static void simple_init(simple *s, int64_t n)
 {
     t_rng r = t_rng_seed(5);
     *s = (simple){mt_zeros(MT_DIMS(n)), mt_zeros(MT_DIMS(n)), NULL};
-    fill_random(&r, s->x, -3.0, 3.0);
-    fill_random(&r, s->y, -3.0, 3.0);
+    t_fill_uniform(&r, s->x, -3.0, 3.0);
+    t_fill_uniform(&r, s->y, -3.0, 3.0);
 }
 
 Test(plan, released_bound_tensor_is_refused_and_nothing_written)
@@ -311,16 +281,16 @@ Test(plan, released_bound_tensor_is_refused_and_nothing_written)
     mt_memory_get_stats(&m1);
     cr_assert_eq(m1.cache_hits + m1.cache_misses, m0.cache_hits + m0.cache_misses,
                  "an elementwise plan's run takes no storage at all");
-    float *before = snapshot(s.out);
+    float *before = t_floats(s.out);
     t_rng r77 = t_rng_seed(77);
-    fill_random(&r77, s.y, -1.0, 1.0); /* a run would change out */
+    t_fill_uniform(&r77, s.y, -1.0, 1.0); /* a run would change out */
     mt_release(s.x);
     s.x = NULL;
     cr_assert_eq(mt_plan_run(plan), MT_ERR_INVALID_ARG);
     t_expect_error(MT_ERR_INVALID_ARG, "mt_plan_run");
     cr_assert(strstr(mt_last_error(), "released"), "%s", mt_last_error());
-    float *after = snapshot(s.out);
-    expect_bitwise("out after a refused run", after, before, 1000);
+    float *after = t_floats(s.out);
+    t_expect_bitwise("out after a refused run", after, before, 1000);
     free(before);
     free(after);
     mt_plan_free(plan);
@@ -352,7 +322,7 @@ Test(plan, two_threads_running_one_plan_get_a_clear_error_and_no_corruption)
     simple_init(&s, n);
     mt_plan *plan = NULL;
     cr_assert_eq(mt_plan_capture(simple_step, &s, &plan), MT_OK, "%s", mt_last_error());
-    float *expected = snapshot(s.out); /* the step is a pure function of x and y */
+    float *expected = t_floats(s.out); /* the step is a pure function of x and y */
     racer a = {.plan = plan}, b = {.plan = plan};
     pthread_t ta, tb;
     pthread_create(&ta, NULL, race, &a);
@@ -362,8 +332,8 @@ Test(plan, two_threads_running_one_plan_get_a_clear_error_and_no_corruption)
     cr_assert_eq(a.other + b.other, 0);
     cr_assert_gt(a.ok + b.ok, 0);
     cr_log_info("runs: %d ok, %d refused as busy", a.ok + b.ok, a.busy + b.busy);
-    float *got = snapshot(s.out);
-    expect_bitwise("out after concurrent runs", got, expected, n);
+    float *got = t_floats(s.out);
+    t_expect_bitwise("out after concurrent runs", got, expected, n);
     free(expected);
     free(got);
     mt_plan_free(plan);

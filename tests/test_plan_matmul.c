@@ -4,8 +4,8 @@
  * threads: products with a fused bias, batched products, a transposed operand, sizes that split
  * into several tiles and row blocks, and activations whose input is not the product's output
  * as laid out (a transposed view: not taken as an epilogue, still replayed exactly). */
+#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "testing.h"
 
@@ -48,24 +48,12 @@ static mt_status step(void *context)
     return status;
 }
 
-static void fill(t_rng *r, mt_tensor *t)
-{
-    const int64_t n = mt_numel(t);
-    float *v = malloc(sizeof *v * (size_t)n);
-    cr_assert(v);
-    for (int64_t i = 0; i < n; i++) v[i] = (float)t_rng_uniform(r, -1.0, 1.0);
-    mt_no_grad_begin();
-    cr_assert_eq(mt_copy_from(t, v, n), MT_OK, "%s", mt_last_error());
-    mt_no_grad_end();
-    free(v);
-}
-
 static mt_tensor *leaf(int ndim, const int64_t *shape, t_rng *r)
 {
     mt_tensor *t = mt_zeros(ndim, shape);
     cr_assert(t);
     mt_set_requires_grad(t, true);
-    fill(r, t);
+    t_fill_uniform(r, t, -1.0, 1.0);
     return t;
 }
 
@@ -112,9 +100,9 @@ static void check(const product_case *pc, int backend, int threads)
     mt_no_grad_end();
     cr_assert_eq(mt_plan_capture(step, &j, &plan), MT_OK, "%s", mt_last_error());
     for (int run = 0; run < 2; run++) {
-        fill(&r, j.x);
-        fill(&r, j.w);
-        if (j.b) fill(&r, j.b);
+        t_fill_uniform(&r, j.x, -1.0, 1.0);
+        t_fill_uniform(&r, j.w, -1.0, 1.0);
+        if (j.b) t_fill_uniform(&r, j.b, -1.0, 1.0);
         cr_assert_eq(mt_plan_run(plan), MT_OK, "%s", mt_last_error());
     }
     int64_t n, m;
@@ -122,12 +110,11 @@ static void check(const product_case *pc, int backend, int threads)
     cr_assert_eq(step(&j), MT_OK, "%s", mt_last_error());
     float *eager = results(&j, &m);
     cr_assert_eq(n, m);
-    for (int64_t i = 0; i < n; i++)
-        if (memcmp(&planned[i], &eager[i], sizeof(float)) != 0)
-            cr_assert_fail("%lldx%lldx%lld (batch %lld) act %d, backend %d, %d threads: value %lld "
-                           "planned %.9g eager %.9g", (long long)pc->n, (long long)pc->k,
-                           (long long)pc->m, (long long)pc->batch, (int)pc->act, backend, threads,
-                           (long long)i, (double)planned[i], (double)eager[i]);
+    char what[96];
+    snprintf(what, sizeof what, "%lldx%lldx%lld (batch %lld) act %d, backend %d, %d threads",
+             (long long)pc->n, (long long)pc->k, (long long)pc->m, (long long)pc->batch, (int)pc->act,
+             backend, threads);
+    t_expect_bitwise(what, planned, eager, n);
     free(planned);
     free(eager);
     mt_plan_free(plan);

@@ -13,39 +13,11 @@
 
 /* ---- helpers ---- */
 
-static float *snapshot(const mt_tensor *t)
-{
-    float *v = malloc(sizeof *v * (size_t)mt_numel(t));
-    cr_assert(v);
-    cr_assert_eq(mt_copy_to(t, v, mt_numel(t)), MT_OK, "%s", mt_last_error());
-    return v;
-}
-
-static void fill_random(t_rng *r, mt_tensor *t, double lo, double hi)
-{
-    int64_t n = mt_numel(t);
-    float *v = malloc(sizeof *v * (size_t)n);
-    cr_assert(v);
-    for (int64_t i = 0; i < n; i++) v[i] = (float)t_rng_uniform(r, lo, hi);
-    mt_no_grad_begin();
-    cr_assert_eq(mt_copy_from(t, v, n), MT_OK, "%s", mt_last_error());
-    mt_no_grad_end();
-    free(v);
-}
-
-static void expect_bitwise(const char *what, const float *planned, const float *eager, int64_t n)
-{
-    for (int64_t i = 0; i < n; i++)
-        if (memcmp(&planned[i], &eager[i], sizeof(float)) != 0)
-            cr_assert_fail("%s: element %lld differs: planned %.9g, eager %.9g", what, (long long)i,
-                           (double)planned[i], (double)eager[i]);
-}
-
 static void expect_same_tensor(const char *what, const mt_tensor *planned, const mt_tensor *eager)
 {
     cr_assert_eq(mt_numel(planned), mt_numel(eager), "%s", what);
-    float *a = snapshot(planned), *b = snapshot(eager);
-    expect_bitwise(what, a, b, mt_numel(eager));
+    float *a = t_floats(planned), *b = t_floats(eager);
+    t_expect_bitwise(what, a, b, mt_numel(eager));
     free(a);
     free(b);
 }
@@ -137,8 +109,8 @@ static mt_status net_step(void *context)
 static void net_prepare(net *n, int kind, int step)
 {
     t_rng r = t_rng_seed(500 + (uint64_t)step);
-    fill_random(&r, n->x, -1.0, 1.0);
-    fill_random(&r, n->y, -0.5, 0.5);
+    t_fill_uniform(&r, n->x, -1.0, 1.0);
+    t_fill_uniform(&r, n->y, -0.5, 0.5);
     const float base = kind == SGD_MOMENTUM ? 0.05f : 0.01f;
     cr_assert_eq(mt_optim_set_lr(n->opt, mt_lr_cosine(base, step, 2 * STEPS, 0.0f)), MT_OK);
 }
@@ -161,7 +133,7 @@ static void expect_same_state(const char *what, const net *planned, const net *e
         cr_assert_eq(ps, es, "%s: parameter %d has taken %lld steps planned, %lld eager", what, i,
                      (long long)ps, (long long)es);
         for (int b = 0; b < buffers; b++) {
-            expect_bitwise(what, pb[b], eb[b], numel);
+            t_expect_bitwise(what, pb[b], eb[b], numel);
             free(pb[b]);
             free(eb[b]);
         }
@@ -318,9 +290,9 @@ Test(plan_nn, optimiser_freed_by_the_caller_refuses_to_run_and_writes_nothing)
     mt_plan *plan = NULL;
     cr_assert_eq(mt_plan_capture(tiny_step, &t, &plan), MT_OK, "%s", mt_last_error());
     cr_assert_eq(mt_plan_run(plan), MT_OK, "%s", mt_last_error());
-    float *w_before = snapshot(t.w);
+    float *w_before = t_floats(t.w);
     mt_scope s = mt_scope_begin();
-    float *g_before = snapshot(mt_grad(t.w));
+    float *g_before = t_floats(mt_grad(t.w));
     mt_scope_end(s);
 
     mt_optim_free(t.opt);
@@ -329,12 +301,12 @@ Test(plan_nn, optimiser_freed_by_the_caller_refuses_to_run_and_writes_nothing)
     t_expect_error(MT_ERR_INVALID_ARG, "mt_plan_run");
     cr_assert(strstr(mt_last_error(), "mt_optim_step") && strstr(mt_last_error(), "freed"), "%s",
               mt_last_error());
-    float *w_after = snapshot(t.w);
+    float *w_after = t_floats(t.w);
     s = mt_scope_begin();
-    float *g_after = snapshot(mt_grad(t.w));
+    float *g_after = t_floats(mt_grad(t.w));
     mt_scope_end(s);
-    expect_bitwise("parameter after a refused run", w_after, w_before, TINY);
-    expect_bitwise("gradient after a refused run", g_after, g_before, TINY);
+    t_expect_bitwise("parameter after a refused run", w_after, w_before, TINY);
+    t_expect_bitwise("gradient after a refused run", g_after, g_before, TINY);
     free(w_before);
     free(w_after);
     free(g_before);
@@ -431,7 +403,7 @@ static void many_init(many *m)
     for (int i = 0; i < MANY; i++) {
         m->p[i] = mt_zeros(MT_DIMS(2, 3));
         cr_assert(m->p[i]);
-        fill_random(&r, m->p[i], -1.0, 1.0);
+        t_fill_uniform(&r, m->p[i], -1.0, 1.0);
         mt_set_requires_grad(m->p[i], true);
         cr_assert_eq(mt_params_add(&m->params, m->p[i]), MT_OK);
     }
@@ -490,15 +462,15 @@ Test(plan_nn, optimiser_over_many_parameters_bitwise_equal_and_all_or_nothing, .
     cr_assert_eq(mt_backward(loss), MT_OK);
     mt_scope_end(s);
     float *before[MANY];
-    for (int i = 0; i < MANY; i++) before[i] = snapshot(eager.p[i]);
+    for (int i = 0; i < MANY; i++) before[i] = t_floats(eager.p[i]);
     mt_debug_fail_allocations_after(0);
     mt_status status = mt_optim_step(eager.opt);
     reset_allocations();
     cr_assert_eq(status, MT_ERR_NO_MEMORY);
     t_expect_error(MT_ERR_NO_MEMORY, "mt_optim_step");
     for (int i = 0; i < MANY; i++) {
-        float *now = snapshot(eager.p[i]);
-        expect_bitwise("parameter after a failed step", now, before[i], 6);
+        float *now = t_floats(eager.p[i]);
+        t_expect_bitwise("parameter after a failed step", now, before[i], 6);
         free(now);
         free(before[i]);
     }
@@ -534,7 +506,7 @@ static void drop_init(drop *d, bool fixed)
     cr_assert(d->x);
     cr_assert_eq(mt_dropout_layer_init(&d->layer, 0.4f, 2024), MT_OK);
     t_rng r = t_rng_seed(8);
-    fill_random(&r, d->x, 0.5, 2.0); /* no zeros: a dropped element is told apart by its 0 */
+    t_fill_uniform(&r, d->x, 0.5, 2.0); /* no zeros: a dropped element is told apart by its 0 */
 }
 
 static void drop_free(drop *d)
@@ -547,7 +519,7 @@ static void drop_free(drop *d)
 static void expect_mask_values(const char *what, const drop *d, const float *out)
 {
     const float scale = (float)(1.0 / (1.0 - (double)0.4f));
-    float *x = snapshot(d->x);
+    float *x = t_floats(d->x);
     for (int i = 0; i < DROP_N; i++)
         cr_assert(out[i] == 0.0f || out[i] == x[i] * scale, "%s: element %d is %.9g for x %.9g", what,
                   i, (double)out[i], (double)x[i]);
@@ -567,9 +539,9 @@ Test(plan_nn, dropout_layer_draws_its_next_mask_every_run_as_eager_calls_do)
             cr_assert_eq(drop_step(&eager), MT_OK, "%s", mt_last_error());
             if (k == 0) cr_assert_eq(mt_plan_capture(drop_step, &planned, &plan), MT_OK, "%s", mt_last_error());
             else cr_assert_eq(mt_plan_run(plan), MT_OK, "%s", mt_last_error());
-            outs[k] = snapshot(planned.out);
-            float *e = snapshot(eager.out);
-            expect_bitwise("layer output", outs[k], e, DROP_N);
+            outs[k] = t_floats(planned.out);
+            float *e = t_floats(eager.out);
+            t_expect_bitwise("layer output", outs[k], e, DROP_N);
             expect_mask_values("layer output", &planned, outs[k]);
             free(e);
         }
@@ -593,7 +565,7 @@ Test(plan_nn, dropout_with_a_fixed_seed_draws_the_same_mask_every_run)
     drop_init(&eager, true);
     drop_init(&planned, true);
     cr_assert_eq(drop_step(&eager), MT_OK, "%s", mt_last_error());
-    float *e = snapshot(eager.out);
+    float *e = t_floats(eager.out);
     mt_plan *plan = NULL;
     cr_assert_eq(mt_plan_capture(drop_step, &planned, &plan), MT_OK, "%s", mt_last_error());
     for (int k = 0; k < 3; k++) {
@@ -602,8 +574,8 @@ Test(plan_nn, dropout_with_a_fixed_seed_draws_the_same_mask_every_run)
             cr_assert_eq(mt_copy_from(planned.out, (float[DROP_N]){0}, DROP_N), MT_OK);
             cr_assert_eq(mt_plan_run(plan), MT_OK, "%s", mt_last_error());
         }
-        float *p = snapshot(planned.out);
-        expect_bitwise("fixed-seed output", p, e, DROP_N);
+        float *p = t_floats(planned.out);
+        t_expect_bitwise("fixed-seed output", p, e, DROP_N);
         free(p);
     }
     expect_mask_values("fixed-seed output", &planned, e);
@@ -620,15 +592,15 @@ Test(plan_nn, dropout_layer_in_eval_mode_or_with_another_p_refuses_to_run)
     drop_init(&d, false);
     mt_plan *plan = NULL;
     cr_assert_eq(mt_plan_capture(drop_step, &d, &plan), MT_OK, "%s", mt_last_error());
-    float *before = snapshot(d.out);
+    float *before = t_floats(d.out);
     cr_assert_eq(mt_dropout_layer_train(&d.layer, false), MT_OK);
     cr_assert_eq(mt_plan_run(plan), MT_ERR_INVALID_ARG);
     t_expect_error(MT_ERR_INVALID_ARG, "mt_plan_run");
     cr_assert(strstr(mt_last_error(), "mt_dropout_layer_forward") && strstr(mt_last_error(), "eval"),
               "%s", mt_last_error());
     cr_assert_eq(d.layer.calls, 1, "a refused run draws no mask");
-    float *after = snapshot(d.out);
-    expect_bitwise("output after a refused run", after, before, DROP_N);
+    float *after = t_floats(d.out);
+    t_expect_bitwise("output after a refused run", after, before, DROP_N);
     free(after);
 
     d.layer.p = 0.5f;
@@ -639,7 +611,7 @@ Test(plan_nn, dropout_layer_in_eval_mode_or_with_another_p_refuses_to_run)
     d.layer.p = 0.4f; /* as captured: runs again, with the layer's next mask */
     cr_assert_eq(mt_plan_run(plan), MT_OK, "%s", mt_last_error());
     cr_assert_eq(d.layer.calls, 2);
-    after = snapshot(d.out);
+    after = t_floats(d.out);
     cr_assert(memcmp(after, before, sizeof(float) * DROP_N) != 0);
     free(after);
     free(before);

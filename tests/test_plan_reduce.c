@@ -47,18 +47,6 @@ static mt_status step(void *context)
     return j->out ? MT_OK : mt_last_status();
 }
 
-static void fill(t_rng *r, mt_tensor *t)
-{
-    const int64_t n = mt_numel(t);
-    float *v = malloc(sizeof *v * (size_t)n);
-    cr_assert(v);
-    for (int64_t i = 0; i < n; i++) v[i] = (float)t_rng_uniform(r, -3.0, 3.0);
-    mt_no_grad_begin();
-    cr_assert_eq(mt_copy_from(t, v, n), MT_OK, "%s", mt_last_error());
-    mt_no_grad_end();
-    free(v);
-}
-
 static mt_tensor *make_x(const reduce_case *rc)
 {
     if (!rc->permuted_x) return mt_zeros(rc->ndim, rc->shape);
@@ -68,14 +56,6 @@ static mt_tensor *make_x(const reduce_case *rc)
     mt_tensor *x = mt_permute(base, order);
     mt_release(base);
     return x;
-}
-
-static float *values(const mt_tensor *t)
-{
-    float *v = malloc(sizeof *v * (size_t)mt_numel(t));
-    cr_assert(v);
-    cr_assert_eq(mt_copy_to(t, v, mt_numel(t)), MT_OK);
-    return v;
 }
 
 static void check_case(const reduce_case *rc, int threads, uint64_t seed)
@@ -88,8 +68,8 @@ static void check_case(const reduce_case *rc, int threads, uint64_t seed)
         for (int d = 0; d + 1 < rc->ndim; d++) yshape[d] = 1;
     j.y = mt_zeros(rc->ndim, yshape);
     cr_assert(j.x && j.y);
-    fill(&r, j.x);
-    fill(&r, j.y);
+    t_fill_uniform(&r, j.x, -3.0, 3.0);
+    t_fill_uniform(&r, j.y, -3.0, 3.0);
     mt_plan *plan = NULL;
     cr_assert_eq(mt_plan_capture(step, &j, &plan), MT_OK, "%s", mt_last_error());
     mt_plan_stats st;
@@ -97,19 +77,19 @@ static void check_case(const reduce_case *rc, int threads, uint64_t seed)
     cr_assert_eq(st.fused_calls, rc->fused_calls, "shape %lld x %lld: %lld calls fused, not %d",
                  (long long)rc->shape[0], (long long)rc->shape[1], (long long)st.fused_calls,
                  rc->fused_calls);
-    fill(&r, j.x); /* new data: the plan must not reuse anything computed at capture */
-    fill(&r, j.y);
+    /* new data: the plan must not reuse anything computed at capture */
+    t_fill_uniform(&r, j.x, -3.0, 3.0);
+    t_fill_uniform(&r, j.y, -3.0, 3.0);
     cr_assert_eq(mt_plan_run(plan), MT_OK, "%s", mt_last_error());
-    float *planned = values(j.out);
+    float *planned = t_floats(j.out);
     const int64_t n = mt_numel(j.out);
     cr_assert_eq(step(&j), MT_OK, "%s", mt_last_error());
-    float *eager = values(j.out);
-    for (int64_t i = 0; i < n; i++)
-        if (memcmp(&planned[i], &eager[i], sizeof(float)) != 0)
-            cr_assert_fail("shape %lldx%lldx%lld reduction %d, %d threads: output %lld planned "
-                           "%.9g, eager %.9g", (long long)rc->shape[0], (long long)rc->shape[1],
-                           (long long)rc->shape[2], (int)rc->red, threads, (long long)i,
-                           (double)planned[i], (double)eager[i]);
+    float *eager = t_floats(j.out);
+    char what[96];
+    snprintf(what, sizeof what, "shape %lldx%lldx%lld reduction %d, %d threads",
+             (long long)rc->shape[0], (long long)rc->shape[1], (long long)rc->shape[2], (int)rc->red,
+             threads);
+    t_expect_bitwise(what, planned, eager, n);
     free(planned);
     free(eager);
     mt_plan_free(plan);
@@ -183,20 +163,20 @@ static void check_loss(bool keep_loss)
     loss_job j = {.x = mt_zeros(MT_DIMS(50, 130)), .w = mt_zeros(MT_DIMS(50, 130)), .keep_loss = keep_loss};
     cr_assert(j.x && j.w);
     mt_set_requires_grad(j.w, true);
-    fill(&r, j.x);
-    fill(&r, j.w);
+    t_fill_uniform(&r, j.x, -3.0, 3.0);
+    t_fill_uniform(&r, j.w, -3.0, 3.0);
     mt_plan *plan = NULL;
     cr_assert_eq(mt_plan_capture(loss_step, &j, &plan), MT_OK, "%s", mt_last_error());
-    fill(&r, j.x);
+    t_fill_uniform(&r, j.x, -3.0, 3.0);
     cr_assert_eq(mt_plan_run(plan), MT_OK, "%s", mt_last_error());
     float planned_loss = keep_loss ? mt_item(j.loss) : 0.0f;
     mt_scope s = mt_scope_begin();
-    float *planned_grad = values(mt_grad(j.w));
+    float *planned_grad = t_floats(mt_grad(j.w));
     mt_scope_end(s);
     cr_assert_eq(loss_step(&j), MT_OK, "%s", mt_last_error());
     float eager_loss = keep_loss ? mt_item(j.loss) : 0.0f;
     s = mt_scope_begin();
-    float *eager_grad = values(mt_grad(j.w));
+    float *eager_grad = t_floats(mt_grad(j.w));
     mt_scope_end(s);
     cr_assert_eq(memcmp(&planned_loss, &eager_loss, sizeof(float)), 0, "loss %.9g vs %.9g",
                  (double)planned_loss, (double)eager_loss);

@@ -7,21 +7,10 @@
 #include "runtime/error.h"
 #include "tensor/observer.h"
 #include "tensor/tensor_impl.h"
+#include "tensor/update.h"
 
 /* Views for this many operands live on the stack (an optimiser over 16 parameters). */
 #define STACK_VIEWS 32
-
-/* A 0-dim tensor is walked as one element of a 1-dim view (as tensor/update.c does). */
-static mti_strided operand_view(const mt_tensor *t)
-{
-    mti_strided v = mti_strided_of(t);
-    if (v.ndim == 0) {
-        v.ndim = 1;
-        v.shape[0] = 1;
-        v.strides[0] = 1;
-    }
-    return v;
-}
 
 mt_status mti_hook_call(const mti_hook *hook)
 {
@@ -38,7 +27,7 @@ mt_status mti_hook_call(const mti_hook *hook)
     }
     for (int k = 0; k < count; k++) {
         const mt_tensor *t = hook->operands[k].tensor;
-        if (t) views[k] = operand_view(t);
+        if (t) views[k] = mti_update_view(t); /* what the run functions walk */
         pointers[k] = t ? &views[k] : NULL;
     }
     const bool observing = mti_observing();

@@ -82,8 +82,7 @@ static void walk_all(const mti_strided *target, const mti_strided *source, mti_u
     }
 }
 
-/* A 0-dim tensor walks as one element of a 1-dim view. */
-static mti_strided view_of(const mt_tensor *t)
+mti_strided mti_update_view(const mt_tensor *t)
 {
     mti_strided v = mti_strided_of(t);
     if (v.ndim == 0) {
@@ -98,7 +97,7 @@ void mti_update_param(mt_tensor *target, const mt_tensor *source, mti_update_run
                       void *context)
 {
     mti_observe_opaque("an in-place update through an init or gradient clipping function");
-    mti_strided t = view_of(target), s = source ? view_of(source) : t;
+    mti_strided t = mti_update_view(target), s = source ? mti_update_view(source) : t;
     walk_all(&t, source ? &s : NULL, run, context, true);
     mti_bump_version(target);
 }
@@ -106,7 +105,7 @@ void mti_update_param(mt_tensor *target, const mt_tensor *source, mti_update_run
 void mti_update_param_replayable(mt_tensor *target, const mt_tensor *source, mti_update_run run,
                                  const void *context, size_t context_bytes)
 {
-    mti_strided t = view_of(target), s = source ? view_of(source) : t;
+    mti_strided t = mti_update_view(target), s = source ? mti_update_view(source) : t;
     if (mti_observing()) {
         mti_event e = {.kind = MTI_EVENT_UPDATE, .views = 2, .view = {&t, source ? &s : NULL},
                        .update = run, .has_source = source != NULL};
@@ -129,6 +128,6 @@ void mti_update_views(const mti_strided *target, const mti_strided *source, mti_
 
 void mti_read_runs(const mt_tensor *t, mti_update_run run, void *context)
 {
-    mti_strided v = view_of(t);
+    mti_strided v = mti_update_view(t);
     walk_all(&v, NULL, run, context, false);
 }

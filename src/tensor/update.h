@@ -41,6 +41,9 @@ void mti_update_param_replayable(mt_tensor *target, const mt_tensor *source, mti
 struct mti_strided;
 void mti_update_views(const struct mti_strided *target, const struct mti_strided *source,
                       mti_update_run run, void *context);
+/* The view mti_update_views walks for t: its strided view, a 0-dim tensor as one element of a
+ * 1-dim view. */
+struct mti_strided mti_update_view(const mt_tensor *t);
 
 /* The same walk read-only, on the calling thread, in row-major order (for reductions that must
  * not depend on the thread count). */

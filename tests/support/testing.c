@@ -447,6 +447,26 @@ float *t_floats(const mt_tensor *t)
     return v;
 }
 
+void t_fill_uniform(t_rng *r, mt_tensor *t, double lo, double hi)
+{
+    const int64_t n = mt_numel(t);
+    float *v = malloc(sizeof *v * (size_t)n);
+    cr_assert_not_null(v);
+    for (int64_t i = 0; i < n; i++) v[i] = (float)t_rng_uniform(r, lo, hi);
+    mt_no_grad_begin();
+    cr_assert_eq(mt_copy_from(t, v, n), MT_OK, "mt_copy_from: %s", mt_last_error());
+    mt_no_grad_end();
+    free(v);
+}
+
+void t_expect_bitwise(const char *what, const float *planned, const float *eager, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        if (memcmp(&planned[i], &eager[i], sizeof(float)) != 0)
+            cr_assert_fail("%s: element %lld differs: planned %.9g, eager %.9g", what, (long long)i,
+                           (double)planned[i], (double)eager[i]);
+}
+
 void t_trace_begin(t_trace *tr)
 {
     snprintf(tr->path, sizeof tr->path, "/tmp/minitorch-trace-XXXXXX");

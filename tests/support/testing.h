@@ -115,6 +115,11 @@ mt_tensor *t_expanded_tensor(t_rng *r, int ndim, const int64_t *shape, int small
                              double **values);
 /* All elements of t (row-major) as floats, read with mt_copy_to, in a malloc'd array. */
 float *t_floats(const mt_tensor *t);
+/* Writes uniform values in [lo, hi) into t (in no-grad mode, so also into a leaf that requires
+ * grad). */
+void t_fill_uniform(t_rng *r, mt_tensor *t, double lo, double hi);
+/* Asserts a[i] and b[i] have the same bits for every i (a captured plan against eager). */
+void t_expect_bitwise(const char *what, const float *planned, const float *eager, int64_t n);
 /* Capturing the library's trace lines (mt_set_trace) into a temporary file. */
 typedef struct t_trace {
     char path[64];
