@@ -87,6 +87,14 @@ static bool same_iteration(const mti_layout *a, const mti_layout *b)
 
 /* ---- fusion: which consecutive elementwise calls run as one pass ---- */
 
+/* Whether the (kernel) call uses the store through any operand. */
+static bool touches(const mti_rec_call *c, int store)
+{
+    for (int k = 0; k < c->views; k++)
+        if (c->view[k].store == store) return true;
+    return false;
+}
+
 /* Whether no call of [first, last) touches the store of view v through a different view while
  * one of the two writes (a tile-by-tile pass would then read an element before it is written, or
  * after it is overwritten). */
@@ -144,8 +152,7 @@ static bool reduction_ends(const mti_rec_call *calls, int first, int next)
     const int64_t n = in->shape[c->dim], numel = view_numel(in);
     if (n < 2) return false;
     for (int i = first; i < next; i++)
-        for (int k = 0; k < calls[i].views; k++)
-            if (calls[i].view[k].store == c->view[0].store) return false;
+        if (touches(&calls[i], c->view[0].store)) return false;
     mti_layout l;
     call_layout(&calls[first], &l, reduce_segment(n));
     const int64_t per_output = (n + reduce_segment(n) - 1) / reduce_segment(n);
@@ -164,8 +171,7 @@ static bool epilogue_follows(const mti_rec_call *calls, int count, int first)
     if (!same_view(out, in) || act->ndim != out->ndim) return false;
     for (int d = 0; d < out->ndim; d++)
         if (act->shape[d] != out->shape[d] || act->strides[d] != out->strides[d]) return false;
-    for (int k = 0; k < m->views; k++)
-        if (m->view[k].store >= 0 && m->view[k].store == act->store) return false;
+    if (touches(m, act->store)) return false;
     return true;
 }
 
@@ -205,13 +211,6 @@ static mt_status no_memory(const char *fn)
     return mti_fail(MT_ERR_NO_MEMORY, fn, "cannot allocate the plan");
 }
 
-static bool touches(const mti_rec_call *c, int store)
-{
-    for (int k = 0; k < c->views; k++)
-        if (c->view[k].store == store) return true;
-    return false;
-}
-
 /* A scalar operand (mt_add_scalar's constant) is a fill recorded between the chain's calls; it
  * would cut the chain in two (or a product from the activation after it). Each fill moves back
  * before the elementwise calls and products in front of it that do not touch its store: the
@@ -221,9 +220,9 @@ static void hoist_fills(mti_record *r)
     for (int k = 1; k < r->call_count; k++) {
         if (r->calls[k].kind != MTI_EVENT_FILL) continue;
         const int store = r->calls[k].view[0].store;
-        for (int j = k; j > 0 && (is_elementwise(&r->calls[j - 1]) || r->calls[j - 1].kind == MTI_EVENT_MATMUL) &&
-                        !touches(&r->calls[j - 1], store);
-             j--) {
+        for (int j = k; j > 0; j--) {
+            const mti_rec_call *before = &r->calls[j - 1];
+            if (!(is_elementwise(before) || before->kind == MTI_EVENT_MATMUL) || touches(before, store)) break;
             const mti_rec_call fill = r->calls[j];
             r->calls[j] = r->calls[j - 1];
             r->calls[j - 1] = fill;
